@@ -1,0 +1,22 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+  name: "Handoff",
+  products: [
+    .library(name: "HandoffCore", targets: ["HandoffCore"]),
+    .library(name: "HandoffLinux", targets: ["HandoffLinux"]),
+    .executable(name: "handoff", targets: ["handoff"]),
+  ],
+  targets: [
+    .target(name: "CHandoffShims"),
+    .target(name: "HandoffCore"),
+    .target(name: "HandoffLinux", dependencies: ["HandoffCore", "CHandoffShims"]),
+    .target(name: "HandoffCLI", dependencies: ["HandoffCore", "HandoffLinux", "CHandoffShims"]),
+    .executableTarget(name: "handoff", dependencies: ["HandoffCLI", "CHandoffShims"]),
+    .executableTarget(name: "handoff-lab", dependencies: ["HandoffCore"], path: "Lab"),
+    .testTarget(name: "HandoffCoreTests", dependencies: ["HandoffCore"]),
+    .testTarget(name: "HandoffLinuxTests", dependencies: ["HandoffLinux"]),
+    .testTarget(name: "HandoffCLITests", dependencies: ["HandoffCLI"]),
+  ]
+)

@@ -1,0 +1,47 @@
+/// Where the next kernel's command line comes from.
+public enum CommandLineChoice: Equatable, Sendable {
+  /// Exactly this text.
+  case replace(String)
+  /// The running kernel's command line, then this text.
+  case append(String)
+  /// The running kernel's command line unchanged.
+  case reuse
+  /// An empty command line.
+  case empty
+
+  /// The command line for the next kernel, given the running kernel's
+  /// (the contents of /proc/cmdline).
+  ///
+  /// A running command line drops its trailing newline and the
+  /// `BOOT_IMAGE=` word a boot loader put first, which names a file of the
+  /// old boot and means nothing to the next kernel.
+  public func resolve(running: String) -> String {
+    switch self {
+    case .replace(let text):
+      return text
+    case .empty:
+      return ""
+    case .reuse:
+      return CommandLineChoice.cleaned(running)
+    case .append(let text):
+      let base = CommandLineChoice.cleaned(running)
+      if base.isEmpty { return text }
+      if text.isEmpty { return base }
+      return base + " " + text
+    }
+  }
+
+  static func cleaned(_ running: String) -> String {
+    var words: [Substring] = []
+    for word in running.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" }) {
+      if word.hasPrefix("BOOT_IMAGE=") { continue }
+      words.append(word)
+    }
+    var result = ""
+    for word in words {
+      if !result.isEmpty { result += " " }
+      result += word
+    }
+    return result
+  }
+}

@@ -1,0 +1,54 @@
+/// Everything that can go wrong in Handoff, each case carrying what a user
+/// needs to see: the file, the field, the offset and the value.
+public enum HandoffError: Error, Equatable {
+  /// A system call failed.
+  case systemCall(SystemCallFailure)
+  /// A file could not be opened or read.
+  case unreadable(path: String, failure: SystemCallFailure)
+  /// A path names something other than a regular file.
+  case notARegularFile(path: String, kind: String)
+  /// A file holds no bytes at all.
+  case emptyFile(path: String)
+  /// A file ends before a field it must hold.
+  case truncated(path: String, field: String, offset: Int, fileSize: Int)
+  /// A field holds a value that rules the file out.
+  case invalidField(path: String, field: String, offset: Int, value: UInt64, expected: String)
+  /// The file is a kernel of a kind this loader cannot boot, and why.
+  case unsupportedImage(path: String, reason: String)
+  /// A command line does not fit where the kernel reads it.
+  case commandLineTooLong(length: Int, limit: Int, path: String)
+  /// `exec` was asked for with no kernel loaded.
+  case nothingLoaded
+  /// The command line of the tool itself was wrong.
+  case usage(String)
+}
+
+extension HandoffError: CustomStringConvertible {
+  /// One line that says what went wrong, for a person to read.
+  public var description: String {
+    switch self {
+    case .systemCall(let failure):
+      return failure.description
+    case .unreadable(let path, let failure):
+      return "\(path): cannot read: \(failure.description)"
+    case .notARegularFile(let path, let kind):
+      return "\(path): not a regular file (\(kind))"
+    case .emptyFile(let path):
+      return "\(path): file is empty"
+    case .truncated(let path, let field, let offset, let fileSize):
+      return "\(path): truncated: \(field) at offset \(hex(offset)) lies past the end "
+        + "of the file (\(fileSize) bytes)"
+    case .invalidField(let path, let field, let offset, let value, let expected):
+      return "\(path): \(field) at offset \(hex(offset)) is \(hex(value)), expected \(expected)"
+    case .unsupportedImage(let path, let reason):
+      return "\(path): cannot be booted: \(reason)"
+    case .commandLineTooLong(let length, let limit, let path):
+      return "command line of \(length) bytes does not fit: \(path) has cmdline_size "
+        + "\(limit), which holds at most \(limit - 1) bytes and the NUL"
+    case .nothingLoaded:
+      return "no kernel is loaded; load one first with 'handoff load KERNEL'"
+    case .usage(let message):
+      return message
+    }
+  }
+}

@@ -1,0 +1,71 @@
+import HandoffCore
+
+/// The calls Handoff makes into the running kernel. `LinuxSystemCalls` makes
+/// them for real; host tests replace it with a recording fake, so no test
+/// ever loads or boots a kernel outside a virtual machine.
+public protocol SystemCalls {
+  /// Reads the whole of a regular file, such as a kernel image or a file in
+  /// /proc or /sys.
+  func readFile(_ path: String) throws(HandoffError) -> [UInt8]
+
+  /// Opens a regular file read-only and returns its descriptor.
+  func openFile(_ path: String) throws(HandoffError) -> Int32
+
+  /// Returns a read-only descriptor of an anonymous in-memory file holding
+  /// `contents`; nothing holds it open for writing.
+  func openMemoryFile(name: String, contents: [UInt8]) throws(HandoffError) -> Int32
+
+  func close(_ descriptor: Int32)
+
+  /// The corresponding system call is `kexec_file_load(2)`. `commandLine`
+  /// ends with its NUL.
+  func kexecFileLoad(
+    kernel: Int32, initrd: Int32, commandLine: [UInt8], flags: UInt
+  ) throws(HandoffError)
+
+  /// The corresponding system call is `kexec_load(2)`.
+  func kexecLoad(entry: UInt64, segments: [KexecSegment], flags: UInt) throws(HandoffError)
+
+  /// The corresponding system call is `sync(2)`.
+  func sync()
+
+  /// Boots the loaded kernel; returns only by throwing. The corresponding
+  /// system call is `reboot(2)` with LINUX_REBOOT_CMD_KEXEC.
+  func rebootIntoLoadedKernel() throws(HandoffError)
+
+  /// The corresponding system call is `geteuid(2)`.
+  func effectiveUserID() -> UInt32
+}
+
+/// One segment of a `kexec_load(2)` call: bytes to copy to a physical range.
+public struct KexecSegment: Equatable, Sendable {
+  public var bytes: [UInt8]
+  public var destination: UInt64
+  public var memorySize: UInt64
+
+  public init(bytes: [UInt8], destination: UInt64, memorySize: UInt64) {
+    self.bytes = bytes
+    self.destination = destination
+    self.memorySize = memorySize
+  }
+}
+
+/// Flags of `kexec_file_load(2)`.
+public enum KexecFileFlags {
+  public static let unload: UInt = 0x1
+  public static let onCrash: UInt = 0x2
+  public static let noInitramfs: UInt = 0x4
+}
+
+extension SystemCalls {
+  /// The contents of a small text file such as /sys/kernel/kexec_loaded,
+  /// without trailing whitespace; nil when it cannot be read.
+  public func readText(_ path: String) -> String? {
+    guard let bytes = try? readFile(path) else { return nil }
+    var end = bytes.count
+    while end > 0, bytes[end - 1] == 0x0a || bytes[end - 1] == 0x20 || bytes[end - 1] == 0 {
+      end -= 1
+    }
+    return String(decoding: bytes[0..<end], as: UTF8.self)
+  }
+}

@@ -1,0 +1,4 @@
+import CHandoffShims
+import HandoffCLI
+
+handoff_exit(runHandoff(arguments: CommandLine.arguments))

@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# Prepares the lab: QEMU and its firmware from apt, Debian's cloud kernels of
+# three generations and a static busybox, cached outside the source tree.
+# Running it again keeps whatever is already there.
+set -euo pipefail
+
+cache="${HANDOFF_LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/handoff-lab}"
+packages=(qemu-system-x86 ovmf busybox-static musl-dev cpio)
+suites=(bookworm trixie sid)
+keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+lock=(-o DPkg::Lock::Timeout=300)
+
+export DEBIAN_FRONTEND=noninteractive
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+fail() {
+  printf 'setup: %s\n' "$*" >&2
+  exit 1
+}
+
+# try runs a command with its output kept aside in $work/log.
+try() {
+  "$@" >"$work/log" 2>&1
+}
+
+# run is try for steps the set-up cannot do without; a failure shows the
+# end of the output.
+run() {
+  local what="$1"
+  shift
+  try "$@" && return 0
+  tail -n 30 "$work/log" >&2
+  fail "$what failed: $*"
+}
+
+need_root() {
+  [[ $EUID -eq 0 ]] || fail "$1 needs root; run this as root"
+}
+
+installed() {
+  [[ "$(dpkg-query -W -f '${db:Status-Status}' "$1" 2>/dev/null)" == installed ]]
+}
+
+# apt's sandbox user must reach the private directories.
+open_to_apt() {
+  chmod 0755 "$work"
+  if [[ $EUID -eq 0 ]] && id _apt >/dev/null 2>&1; then
+    chown _apt "$@"
+  fi
+}
+
+# packages from the machine's own suite
+missing=()
+for package in "${packages[@]}"; do
+  installed "$package" || missing+=("$package")
+done
+if ((${#missing[@]} == 0)); then
+  echo "packages: ${packages[*]} already there"
+else
+  need_root "installing ${missing[*]}"
+  run "apt-get update" apt-get "${lock[@]}" update
+  run "installing ${missing[*]}" \
+    apt-get "${lock[@]}" install -y --no-install-recommends "${missing[@]}"
+  echo "packages: installed ${missing[*]}"
+fi
+
+# find_mirror reads the mirror the machine already uses out of apt's view of
+# its sources; a machine that has never run apt-get update has no Labels to
+# match yet.
+mirror=""
+security=""
+repo_uri() {
+  apt-get indextargets --format '$(REPO_URI)' \
+    "Label: $1" 'Origin: Debian' 'Target-Of: deb' | awk 'NR == 1'
+}
+find_mirror() {
+  [[ -z $mirror ]] || return 0
+  mirror="$(repo_uri Debian)"
+  if [[ -z $mirror ]]; then
+    need_root "reading the mirror from apt's lists"
+    run "apt-get update" apt-get "${lock[@]}" update
+    mirror="$(repo_uri Debian)"
+  fi
+  [[ -n $mirror ]] || fail "no Debian mirror in apt's sources; add one first"
+  security="$(repo_uri Debian-Security)"
+  echo "mirror: $mirror${security:+ and $security}"
+}
+
+# write_sources writes a private sources list for one suite, on the same
+# mirror, with the suite's security updates where the machine has them.
+write_sources() {
+  local suite="$1" file="$2"
+  echo "deb [signed-by=$keyring] $mirror $suite main" >"$file"
+  if [[ $suite != sid && -n $security ]]; then
+    echo "deb [signed-by=$keyring] $security $suite-security main" >>"$file"
+  fi
+}
+
+# update_suite reads one suite's lists. When a signature cannot be checked,
+# it upgrades debian-archive-keyring from the machine's own suite, once, and
+# tries again.
+keyring_upgraded=no
+unsigned='NO_PUBKEY|EXPKEYSIG|KEYEXPIRED|is not signed'
+update_suite() {
+  local suite="$1"
+  shift
+  try apt-get "$@" update && return 0
+
+  if grep -qE "$unsigned" "$work/log" && [[ $keyring_upgraded == no ]]; then
+    need_root "upgrading debian-archive-keyring"
+    run "apt-get update" apt-get "${lock[@]}" update
+    run "upgrading debian-archive-keyring" apt-get "${lock[@]}" install -y \
+      --no-install-recommends --only-upgrade debian-archive-keyring
+    keyring_upgraded=yes
+    echo "keyring: debian-archive-keyring" \
+      "$(dpkg-query -W -f '${Version}' debian-archive-keyring) for $suite"
+    try apt-get "$@" update && return 0
+  fi
+
+  tail -n 30 "$work/log" >&2
+  grep -qE "$unsigned" "$work/log" \
+    && fail "$keyring does not hold the key that signs $suite"
+  fail "apt-get update for $suite failed"
+}
+
+# fetch_kernel puts one suite's current cloud-amd64 bzImage into the cache.
+fetch_kernel() {
+  local suite="$1" dest="$cache/kernels/$1"
+  if [[ -s $dest/vmlinuz && -s $dest/release ]]; then
+    echo "kernel $suite: $(<"$dest/release") already there"
+    return
+  fi
+
+  # apt, pointed at a private sources list and private lists
+  find_mirror
+  local dir="$work/apt-$suite"
+  mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
+  open_to_apt "$dir/lists/partial"
+  write_sources "$suite" "$dir/sources.list"
+  local opts=(
+    -o "Dir::Etc::SourceList=$dir/sources.list"
+    -o Dir::Etc::SourceParts=/dev/null
+    -o "Dir::State::Lists=$dir/lists"
+    -o "Dir::Cache=$dir/cache"
+  )
+  update_suite "$suite" "${opts[@]}"
+
+  # the metapackage depends on the suite's current image package
+  local image
+  image="$(apt-cache "${opts[@]}" show --no-all-versions linux-image-cloud-amd64 \
+    | sed -n 's/^Depends: //p' | grep -oE 'linux-image-[^ ,]+' || true)"
+  [[ $image == linux-image-*-cloud-amd64 ]] \
+    || fail "no cloud-amd64 image named by linux-image-cloud-amd64 in $suite"
+
+  # newer suites split the image: the bzImage sits in linux-binary-<release>
+  local package
+  package="$(apt-cache "${opts[@]}" show --no-all-versions "$image" \
+    | sed -n 's/^Depends: //p' | grep -oE 'linux-binary-[^ ,]+' || true)"
+  package="${package:-$image}"
+
+  # download and unpack
+  local deb="$work/deb-$suite" root="$work/root-$suite"
+  mkdir -p "$deb" "$root"
+  open_to_apt "$deb"
+  (cd "$deb" && run "downloading $package from $suite" \
+    apt-get "${opts[@]}" download "$package")
+  run "unpacking $package" dpkg-deb -x "$deb"/*.deb "$root"
+
+  # the bzImage is boot/vmlinuz-<release> or usr/lib/modules/<release>/vmlinuz
+  local found=() vmlinuz release
+  shopt -s nullglob
+  found=("$root"/boot/vmlinuz-* "$root"/usr/lib/modules/*/vmlinuz)
+  shopt -u nullglob
+  ((${#found[@]} == 1)) || fail "$package holds ${#found[@]} vmlinuz files, expected 1"
+  vmlinuz="${found[0]}"
+  if [[ $vmlinuz == "$root"/boot/* ]]; then
+    release="${vmlinuz##*/vmlinuz-}"
+  else
+    release="$(basename "$(dirname "$vmlinuz")")"
+  fi
+  [[ "$(dd if="$vmlinuz" bs=1 skip=514 count=4 2>/dev/null)" == HdrS ]] \
+    || fail "$vmlinuz from $package is not a bzImage"
+
+  # write it beside the cache entry, then move it into place
+  local stage="$cache/kernels/.$suite.new"
+  rm -rf "$stage"
+  mkdir -p "$stage"
+  cp "$vmlinuz" "$stage/vmlinuz"
+  echo "$release" >"$stage/release"
+  rm -rf "$dest"
+  mv "$stage" "$dest"
+  echo "kernel $suite: fetched $release from $package"
+}
+
+mkdir -p "$cache/kernels"
+for suite in "${suites[@]}"; do
+  fetch_kernel "$suite"
+done
+
+# a static busybox for the guests' initramfs
+busybox="$(dpkg-query -L busybox-static | grep -E '/bin/busybox$' | awk 'NR == 1')"
+[[ -x $busybox ]] || fail "busybox-static is installed but holds no busybox"
+if cmp -s "$busybox" "$cache/busybox"; then
+  echo "busybox: already there"
+else
+  cp "$busybox" "$cache/busybox.new"
+  mv "$cache/busybox.new" "$cache/busybox"
+  echo "busybox: copied $busybox"
+fi
+
+echo "lab cache: $cache"
