@@ -1,1 +1,40 @@
-print("lab")
+import Foundation
+
+// handoff-lab: boots Debian's kernels in QEMU and hands off between them with
+// the static handoff binary, judging each scenario from the serial console.
+
+let usage = """
+  USAGE: handoff-lab list
+         handoff-lab run [<scenario> ...] [--echo]
+         handoff-lab demo [--echo]
+
+  run boots every scenario, or the ones named; --echo shows the guests' consoles.
+  Kernels and busybox come from 'make setup'; the guest binary from 'make static'.
+  """
+
+var arguments = Array(CommandLine.arguments.dropFirst())
+let echo = arguments.contains("--echo")
+arguments.removeAll { $0 == "--echo" }
+let paths = LabPaths.fromEnvironment()
+let lab = Lab(paths: paths, echo: echo)
+
+switch arguments.first {
+case "list":
+  for scenario in Scenario.all {
+    print(scenario.name.padding(toLength: 22, withPad: " ", startingAt: 0) + scenario.summary)
+  }
+case "run":
+  let names = Array(arguments.dropFirst())
+  let unknown = names.filter { name in !Scenario.all.contains { $0.name == name } }
+  if !unknown.isEmpty {
+    FileHandle.standardError.write(Data("unknown scenario: \(unknown.joined(separator: ", "))\n".utf8))
+    exit(64)
+  }
+  let chosen = names.isEmpty ? Scenario.all : Scenario.all.filter { names.contains($0.name) }
+  exit(lab.runAll(chosen) ? 0 : 1)
+case "demo":
+  exit(lab.demo() ? 0 : 1)
+default:
+  print(usage)
+  exit(arguments.isEmpty ? 0 : 64)
+}

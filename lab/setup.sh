@@ -2,7 +2,7 @@
 # Prepares the lab: QEMU and its firmware from apt, Debian's cloud kernels of
 # three generations and a static busybox, cached outside the source tree.
 # Running it again keeps whatever is already there.
-set -euo pipefail
+set -Eeuo pipefail
 
 cache="${HANDOFF_LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/handoff-lab}"
 packages=(qemu-system-x86 ovmf busybox-static musl-dev cpio)
@@ -13,6 +13,7 @@ lock=(-o DPkg::Lock::Timeout=300)
 export DEBIAN_FRONTEND=noninteractive
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+trap 'echo "setup: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 fail() {
   printf 'setup: %s\n' "$*" >&2
@@ -39,7 +40,9 @@ need_root() {
 }
 
 installed() {
-  [[ "$(dpkg-query -W -f '${db:Status-Status}' "$1" 2>/dev/null)" == installed ]]
+  local status
+  status="$(dpkg-query -W -f '${db:Status-Status}' "$1" 2>/dev/null || true)"
+  [[ $status == installed ]]
 }
 
 # apt's sandbox user must reach the private directories.
@@ -148,8 +151,9 @@ fetch_kernel() {
 
   # the metapackage depends on the suite's current image package
   local image
-  image="$(apt-cache "${opts[@]}" show --no-all-versions linux-image-cloud-amd64 \
-    | sed -n 's/^Depends: //p' | grep -oE 'linux-image-[^ ,]+' || true)"
+  image="$(apt-cache "${opts[@]}" show --no-all-versions \
+    linux-image-cloud-amd64 | sed -n 's/^Depends: //p' \
+    | grep -oE 'linux-image-[^ ,]+' || true)"
   [[ $image == linux-image-*-cloud-amd64 ]] \
     || fail "no cloud-amd64 image named by linux-image-cloud-amd64 in $suite"
 
@@ -163,8 +167,10 @@ fetch_kernel() {
   local deb="$work/deb-$suite" root="$work/root-$suite"
   mkdir -p "$deb" "$root"
   open_to_apt "$deb"
-  (cd "$deb" && run "downloading $package from $suite" \
-    apt-get "${opts[@]}" download "$package")
+  cd "$deb"
+  run "downloading $package from $suite" \
+    apt-get "${opts[@]}" download "$package"
+  cd - >/dev/null
   run "unpacking $package" dpkg-deb -x "$deb"/*.deb "$root"
 
   # the bzImage is boot/vmlinuz-<release> or usr/lib/modules/<release>/vmlinuz
@@ -172,7 +178,8 @@ fetch_kernel() {
   shopt -s nullglob
   found=("$root"/boot/vmlinuz-* "$root"/usr/lib/modules/*/vmlinuz)
   shopt -u nullglob
-  ((${#found[@]} == 1)) || fail "$package holds ${#found[@]} vmlinuz files, expected 1"
+  ((${#found[@]} == 1)) \
+    || fail "$package holds ${#found[@]} vmlinuz files, expected 1"
   vmlinuz="${found[0]}"
   if [[ $vmlinuz == "$root"/boot/* ]]; then
     release="${vmlinuz##*/vmlinuz-}"
@@ -193,13 +200,15 @@ fetch_kernel() {
   echo "kernel $suite: fetched $release from $package"
 }
 
+# the cache, by an absolute path since the downloads change directory
 mkdir -p "$cache/kernels"
+cache="$(cd "$cache" && pwd)"
 for suite in "${suites[@]}"; do
   fetch_kernel "$suite"
 done
 
 # a static busybox for the guests' initramfs
-busybox="$(dpkg-query -L busybox-static | grep -E '/bin/busybox$' | awk 'NR == 1')"
+busybox="$(dpkg-query -L busybox-static | awk '/\/bin\/busybox$/ && !n++')"
 [[ -x $busybox ]] || fail "busybox-static is installed but holds no busybox"
 if cmp -s "$busybox" "$cache/busybox"; then
   echo "busybox: already there"

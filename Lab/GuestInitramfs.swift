@@ -1,0 +1,68 @@
+import Foundation
+import HandoffCore
+
+/// Builds the initramfs of each kernel in a chain with Handoff's own cpio
+/// writer. Stage i carries busybox, the static handoff binary, an init
+/// script, a marker file only it holds, and, unless it is the last stage,
+/// the next kernel and the next stage's initramfs.
+struct GuestInitramfs {
+  let busybox: [UInt8]
+  let handoff: [UInt8]
+
+  /// The initramfs of stage `index` of `plan`, with every later stage inside it.
+  func build(_ plan: ChainPlan, stage index: Int) throws -> [UInt8] {
+    var archive = CpioWriter()
+    for directory in ["bin", "dev", "etc", "proc", "sys", "tmp", "next", "mnt"] {
+      archive.addDirectory(directory)
+    }
+    archive.addCharacterDevice("dev/console", major: 5, minor: 1)
+    archive.addFile("bin/busybox", contents: busybox, mode: 0o755)
+    archive.addFile("bin/handoff", contents: handoff, mode: 0o755)
+    archive.addSymlink("bin/kexec", target: "handoff")
+    archive.addFile("init", contents: Array(InitScript.text.utf8), mode: 0o755)
+    archive.addFile("etc/handoff-stage", contents: Array(plan.marker(stage: index).utf8))
+
+    if index + 1 < plan.stages.count {
+      let next = plan.stages[index + 1]
+      let kernel = try Data(contentsOf: next.kernel.image)
+      archive.addFile("next/vmlinuz", contents: [UInt8](kernel))
+      archive.addFile("next/initrd", contents: try build(plan, stage: index + 1))
+      archive.addFile("next/cmdline", contents: Array(plan.commandLine(stage: index + 1).utf8))
+      archive.addFile("next/load-options", contents: Array(next.loadOptions.utf8))
+    }
+    return archive.finish()
+  }
+}
+
+/// The guest's /init: mounts what the scenario reads, reports this stage on
+/// the serial console in `LAB:` lines, then hands off to the next stage.
+enum InitScript {
+  static let text = """
+    #!/bin/busybox sh
+    /bin/busybox --install -s /bin
+    export PATH=/bin
+    mount -t proc proc /proc
+    mount -t sysfs sysfs /sys
+    mount -t devtmpfs devtmpfs /dev 2>/dev/null
+    mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
+    mount -t efivarfs efivarfs /sys/firmware/efi/efivars 2>/dev/null
+    echo "LAB: stage=$(cat /etc/handoff-stage)"
+    echo "LAB: version=$(cat /proc/version)"
+    echo "LAB: cmdline=$(cat /proc/cmdline)"
+    if [ -d /sys/firmware/efi ]; then echo "LAB: efi=yes"; else echo "LAB: efi=no"; fi
+    if [ -e /next/vmlinuz ]; then
+      echo "LAB: load-start"
+      if handoff load /next/vmlinuz --initrd /next/initrd --cmdline "$(cat /next/cmdline)" \\
+          $(cat /next/load-options) --debug; then
+        echo "LAB: loaded"
+        handoff status
+        echo "LAB: exec"
+        handoff exec --debug
+      fi
+      echo "LAB: handoff-failed"
+    else
+      echo "LAB: end"
+    fi
+    poweroff -f
+    """
+}

@@ -1,0 +1,106 @@
+import Foundation
+
+/// Runs scenarios and reports them.
+struct Lab {
+  let paths: LabPaths
+  let echo: Bool
+
+  /// Builds the guest, boots it and judges the console.
+  func run(_ scenario: Scenario) throws -> (Verdict, ChainPlan, [ConsoleLine]) {
+    let plan = try ChainPlan(scenario, paths: paths)
+    guard let handoff = FileManager.default.contents(atPath: paths.handoffBinary.path) else {
+      throw LabError.missing("the static handoff binary (\(paths.handoffBinary.path)); run 'make static'")
+    }
+    guard let busybox = FileManager.default.contents(atPath: paths.busybox.path) else {
+      throw LabError.missing("busybox (\(paths.busybox.path)); run 'make setup'")
+    }
+    try FileManager.default.createDirectory(at: paths.work, withIntermediateDirectories: true)
+
+    let guest = GuestInitramfs(busybox: [UInt8](busybox), handoff: [UInt8](handoff))
+    let initrd = paths.work.appendingPathComponent("\(scenario.name).cpio")
+    try Data(try guest.build(plan, stage: 0)).write(to: initrd)
+
+    let runner = QemuRunner(paths: paths, echo: echo)
+    let timeout = 60.0 + 90.0 * Double(plan.stages.count)
+    let (lines, timedOut) = try runner.run(try runner.arguments(for: plan, initrd: initrd), timeout: timeout)
+    let log = paths.work.appendingPathComponent("\(scenario.name).log")
+    try lines.map { String(format: "%7.2f | ", $0.time) + $0.text }.joined(separator: "\n")
+      .write(to: log, atomically: true, encoding: .utf8)
+    return (Verdict(plan: plan, lines: lines, timedOut: timedOut), plan, lines)
+  }
+
+  /// Runs every scenario in `scenarios`, printing one verdict each, and
+  /// returns whether all passed.
+  func runAll(_ scenarios: [Scenario]) -> Bool {
+    var passed = 0
+    var failed = 0
+    for scenario in scenarios {
+      let started = Date()
+      do {
+        let (verdict, plan, lines) = try run(scenario)
+        let seconds = Date().timeIntervalSince(started)
+        let kernels = plan.stages.map(\.kernel.release).joined(separator: " -> ")
+        let firmware = plan.scenario.firmware.rawValue
+        print(
+          "\(verdict.passed ? "PASS" : "FAIL") \(scenario.name) (\(firmware), \(kernels)) "
+            + String(format: "in %.1f s", seconds))
+        for (index, hop) in verdict.hops.enumerated() {
+          print(
+            String(
+              format: "     hop %d: load %.2f s, exec to next kernel's first line %.2f s",
+              index + 1, hop.loadSeconds, hop.execToNextKernel))
+        }
+        for line in verdict.evidence { print("     evidence: \(line)") }
+        for failure in verdict.failures { print("     failure: \(failure)") }
+        if verdict.passed {
+          passed += 1
+        } else {
+          failed += 1
+          print("     last console lines (whole log in \(paths.work.path)/\(scenario.name).log):")
+          for line in lines.suffix(25) { print("       | \(line.text)") }
+        }
+      } catch {
+        failed += 1
+        print("FAIL \(scenario.name): \(error)")
+      }
+    }
+    print("lab: \(passed) passed, \(failed) failed")
+    return failed == 0
+  }
+
+  /// The main job: a 6.1 guest hands off to 7.x, told as a timeline.
+  func demo() -> Bool {
+    guard let scenario = Scenario.all.first(where: { $0.name == "bios-6.1-to-7.x" }) else {
+      return false
+    }
+    print("Handoff demo: Debian 6.1 boots Debian 7.x with 'handoff', in QEMU (TCG, SeaBIOS, 1 GiB)")
+    do {
+      let (verdict, plan, lines) = try run(scenario)
+      func at(_ predicate: (String) -> Bool) -> ConsoleLine? { lines.first { predicate($0.text) } }
+      func row(_ time: Double?, _ text: String) {
+        print((time.map { String(format: "%7.2f s  ", $0) } ?? "           ") + text)
+      }
+      row(0, "QEMU starts kernel A (\(plan.stages[0].kernel.release))")
+      if let version = verdict.versions.first {
+        row(version.time, "kernel A runs: " + version.text.dropFirst("LAB: version=".count))
+      }
+      if let hop = verdict.hops.first, let exec = at({ $0 == "LAB: exec" }) {
+        row(exec.time - hop.loadSeconds, String(format: "handoff load took %.2f s", hop.loadSeconds))
+        row(exec.time, "handoff exec")
+        row(
+          exec.time + hop.execToNextKernel,
+          String(format: "kernel B's first console line, %.2f s after exec", hop.execToNextKernel))
+      }
+      if verdict.versions.count > 1 {
+        let version = verdict.versions[1]
+        row(version.time, "kernel B runs: " + version.text.dropFirst("LAB: version=".count))
+        if verdict.commandLines.count > 1 { row(nil, "kernel B's cmdline: " + verdict.commandLines[1]) }
+      }
+      print(verdict.passed ? "Handoff succeeded." : "Handoff FAILED: " + verdict.failures.joined(separator: "; "))
+      return verdict.passed
+    } catch {
+      print("Handoff demo could not run: \(error)")
+      return false
+    }
+  }
+}

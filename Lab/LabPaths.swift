@@ -1,0 +1,80 @@
+import Foundation
+
+/// Where the lab finds what `make setup` fetched and what `make static` built.
+struct LabPaths {
+  /// The cache of kernels and busybox, outside the source tree.
+  let cache: URL
+  /// The static `handoff` binary that goes into every guest.
+  let handoffBinary: URL
+  /// Scratch space for initramfs images and firmware variable stores.
+  let work: URL
+
+  static func fromEnvironment() -> LabPaths {
+    let environment = ProcessInfo.processInfo.environment
+    let home = environment["HOME"] ?? "/root"
+    let xdgCache = environment["XDG_CACHE_HOME"] ?? ""
+    let cacheBase = xdgCache.isEmpty ? home + "/.cache" : xdgCache
+    let cache = environment["HANDOFF_LAB_CACHE"] ?? cacheBase + "/handoff-lab"
+    let binary = environment["HANDOFF_BINARY"] ?? "dist/handoff-x86_64"
+    let work = environment["HANDOFF_LAB_WORK"] ?? ".build/lab"
+    return LabPaths(
+      cache: URL(fileURLWithPath: cache), handoffBinary: URL(fileURLWithPath: binary),
+      work: URL(fileURLWithPath: work))
+  }
+
+  var busybox: URL { cache.appendingPathComponent("busybox") }
+
+  func kernelDirectory(_ suite: Suite) -> URL {
+    cache.appendingPathComponent("kernels").appendingPathComponent(suite.rawValue)
+  }
+}
+
+/// The Debian suites whose kernels the lab boots.
+enum Suite: String, CaseIterable {
+  case bookworm, trixie, sid
+
+  /// The kernel generation, as scenario names spell it.
+  var generation: String {
+    switch self {
+    case .bookworm: return "6.1"
+    case .trixie: return "6.12"
+    case .sid: return "7.x"
+    }
+  }
+}
+
+/// A Debian kernel in the cache.
+struct LabKernel {
+  let suite: Suite
+  /// The release, as `uname -r` prints it, such as 6.1.0-40-cloud-amd64.
+  let release: String
+  let image: URL
+
+  /// Finds the kernel of `suite`, or says what is missing.
+  static func find(_ suite: Suite, in paths: LabPaths) throws -> LabKernel {
+    let directory = paths.kernelDirectory(suite)
+    let image = directory.appendingPathComponent("vmlinuz")
+    let releaseFile = directory.appendingPathComponent("release")
+    guard FileManager.default.fileExists(atPath: image.path),
+      let release = try? String(contentsOf: releaseFile, encoding: .utf8)
+    else {
+      throw LabError.missing("the \(suite.rawValue) kernel (\(image.path)); run 'make setup'")
+    }
+    return LabKernel(
+      suite: suite, release: release.trimmingCharacters(in: .whitespacesAndNewlines),
+      image: image)
+  }
+}
+
+/// Why the lab could not run a scenario at all.
+enum LabError: Error, CustomStringConvertible {
+  case missing(String)
+  case qemu(String)
+
+  var description: String {
+    switch self {
+    case .missing(let what): return "missing \(what)"
+    case .qemu(let what): return "QEMU: \(what)"
+    }
+  }
+}

@@ -1,0 +1,141 @@
+import Foundation
+
+/// A line the guest wrote to its serial console, with the host's time.
+struct ConsoleLine {
+  /// Seconds since QEMU was started.
+  let time: Double
+  let text: String
+}
+
+/// Starts QEMU under TCG with the guest's serial console on a pipe, keeps
+/// every line with the time it arrived, and stops the guest when it powers
+/// off, when `done` says so, or when the time is up.
+struct QemuRunner {
+  let paths: LabPaths
+  /// Echo console lines to standard error as they arrive.
+  var echo = false
+
+  func arguments(for plan: ChainPlan, initrd: URL) throws -> [String] {
+    let first = plan.stages[0]
+    var arguments = [
+      "-M", "q35", "-accel", "tcg", "-m", "\(plan.scenario.memoryMiB)", "-smp", "1",
+      "-nodefaults", "-display", "none", "-serial", "stdio", "-monitor", "none",
+      "-no-reboot",
+      "-kernel", first.kernel.image.path, "-initrd", initrd.path,
+      "-append", plan.commandLine(stage: 0),
+    ]
+    if plan.scenario.firmware == .ovmf {
+      let code = "/usr/share/OVMF/OVMF_CODE_4M.fd"
+      let template = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+      guard FileManager.default.fileExists(atPath: code) else {
+        throw LabError.missing("OVMF (\(code)); run 'make setup'")
+      }
+      let variables = paths.work.appendingPathComponent("\(plan.scenario.name)-vars.fd")
+      try? FileManager.default.removeItem(at: variables)
+      try FileManager.default.copyItem(atPath: template, toPath: variables.path)
+      arguments += [
+        "-drive", "if=pflash,format=raw,unit=0,readonly=on,file=\(code)",
+        "-drive", "if=pflash,format=raw,unit=1,file=\(variables.path)",
+      ]
+    }
+    return arguments
+  }
+
+  /// Runs the guest and returns its console, and whether it timed out.
+  func run(_ arguments: [String], timeout: Double) throws -> (lines: [ConsoleLine], timedOut: Bool)
+  {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/qemu-system-x86_64")
+    guard FileManager.default.isExecutableFile(atPath: process.executableURL!.path) else {
+      throw LabError.missing("qemu-system-x86_64; run 'make setup'")
+    }
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    process.standardInput = FileHandle.nullDevice
+
+    let collector = LineCollector(echo: echo)
+    let start = Date()
+    try process.run()
+    let reader = Thread {
+      let handle = pipe.fileHandleForReading
+      while true {
+        let data = handle.availableData
+        if data.isEmpty { break }
+        collector.append(data, at: Date().timeIntervalSince(start))
+      }
+      collector.finish(at: Date().timeIntervalSince(start))
+    }
+    reader.start()
+
+    var timedOut = false
+    while process.isRunning {
+      if Date().timeIntervalSince(start) > timeout {
+        timedOut = true
+        process.terminate()
+        break
+      }
+      Thread.sleep(forTimeInterval: 0.05)
+    }
+    process.waitUntilExit()
+    collector.waitUntilFinished()
+    return (collector.lines, timedOut)
+  }
+}
+
+/// Splits the bytes QEMU writes into lines, under a lock, since a reader
+/// thread fills it while the main thread waits.
+final class LineCollector: @unchecked Sendable {
+  private let lock = NSCondition()
+  private var pending = Data()
+  private var collected: [ConsoleLine] = []
+  private var finished = false
+  private let echo: Bool
+
+  init(echo: Bool) {
+    self.echo = echo
+  }
+
+  var lines: [ConsoleLine] {
+    lock.lock()
+    defer { lock.unlock() }
+    return collected
+  }
+
+  func append(_ data: Data, at time: Double) {
+    lock.lock()
+    defer { lock.unlock() }
+    pending.append(data)
+    while let newline = pending.firstIndex(of: 0x0a) {
+      let line = pending[pending.startIndex..<newline].filter { $0 != 0x0d }
+      pending.removeSubrange(pending.startIndex...newline)
+      keep(String(decoding: line, as: UTF8.self), at: time)
+    }
+  }
+
+  func finish(at time: Double) {
+    lock.lock()
+    if !pending.isEmpty {
+      keep(String(decoding: pending.filter { $0 != 0x0d }, as: UTF8.self), at: time)
+      pending.removeAll()
+    }
+    finished = true
+    lock.broadcast()
+    lock.unlock()
+  }
+
+  func waitUntilFinished() {
+    lock.lock()
+    while !finished { lock.wait() }
+    lock.unlock()
+  }
+
+  private func keep(_ text: String, at time: Double) {
+    collected.append(ConsoleLine(time: time, text: text))
+    if echo {
+      FileHandle.standardError.write(
+        Data((String(format: "%7.2f | ", time) + text + "\n").utf8))
+    }
+  }
+}

@@ -1,0 +1,106 @@
+import Foundation
+
+/// What one hop measured: from a stage's `handoff load` to the next kernel.
+struct HopTiming {
+  /// Seconds from the load's start to its success, on the host's clock.
+  let loadSeconds: Double
+  /// Seconds from `handoff exec` to the next kernel's first console line.
+  let execToNextKernel: Double
+}
+
+/// The judgement of one scenario run, read off the serial console.
+struct Verdict {
+  var failures: [String] = []
+  var hops: [HopTiming] = []
+  /// The line that shows the last kernel running, and its command line.
+  var evidence: [String] = []
+  /// `LAB: version=` of each stage, in order.
+  var versions: [ConsoleLine] = []
+  var commandLines: [String] = []
+
+  var passed: Bool { failures.isEmpty }
+
+  /// Judges `lines` against `plan`: every stage must report its own marker,
+  /// run its own kernel with the command line it was given, see EFI under
+  /// OVMF, and hand off to the next.
+  init(plan: ChainPlan, lines: [ConsoleLine], timedOut: Bool) {
+    var cursor = 0
+
+    func find(from start: Int, _ matches: (String) -> Bool) -> Int? {
+      var index = start
+      while index < lines.count {
+        if matches(lines[index].text) { return index }
+        index += 1
+      }
+      return nil
+    }
+    func value(_ key: String, from start: Int) -> (Int, String)? {
+      guard let index = find(from: start, { $0.hasPrefix("LAB: \(key)=") }) else { return nil }
+      return (index, String(lines[index].text.dropFirst("LAB: \(key)=".count)))
+    }
+
+    for (index, stage) in plan.stages.enumerated() {
+      let name = "stage \(index) (\(stage.kernel.release))"
+      guard let (markerLine, marker) = value("stage", from: cursor), marker == plan.marker(stage: index)
+      else {
+        failures.append("\(name) never reported its marker \(plan.marker(stage: index))")
+        break
+      }
+      cursor = markerLine
+      if let (line, version) = value("version", from: cursor) {
+        versions.append(lines[line])
+        if !version.contains(stage.kernel.release) {
+          failures.append("\(name) runs '\(version)'")
+        }
+        cursor = line
+      }
+      if let (line, commandLine) = value("cmdline", from: cursor) {
+        commandLines.append(commandLine)
+        if commandLine.trimmingCharacters(in: .whitespaces) != plan.commandLine(stage: index) {
+          failures.append("\(name) has command line '\(commandLine)'")
+        }
+        cursor = line
+      }
+      if plan.scenario.firmware == .ovmf, value("efi", from: cursor)?.1 != "yes" {
+        failures.append("\(name) does not see /sys/firmware/efi")
+      }
+
+      if index + 1 == plan.stages.count {
+        if find(from: cursor, { $0 == "LAB: end" }) == nil {
+          failures.append("\(name) never finished")
+        }
+        break
+      }
+
+      // the hop to the next stage
+      let loadStart = find(from: cursor, { $0 == "LAB: load-start" })
+      let loaded = find(from: cursor, { $0 == "LAB: loaded" })
+      let exec = find(from: cursor, { $0 == "LAB: exec" })
+      let failed = find(from: cursor, { $0 == "LAB: handoff-failed" })
+      guard let loadStart, let loaded, let exec, failed.map({ $0 > exec }) ?? true else {
+        let errors = lines[cursor...].filter { $0.text.hasPrefix("Error:") || $0.text.hasPrefix("Hint:") }
+        failures.append(
+          "\(name) could not hand off: "
+            + (errors.map(\.text).joined(separator: " / ").isEmpty
+              ? "no 'LAB: exec' line" : errors.map(\.text).joined(separator: " / ")))
+        break
+      }
+      guard
+        let firstLine = find(
+          from: exec + 1, { $0.contains("Linux version") && !$0.hasPrefix("LAB:") })
+      else {
+        failures.append("the next kernel after \(name) printed nothing")
+        break
+      }
+      hops.append(
+        HopTiming(
+          loadSeconds: lines[loaded].time - lines[loadStart].time,
+          execToNextKernel: lines[firstLine].time - lines[exec].time))
+      cursor = firstLine
+    }
+
+    if timedOut { failures.append("timed out") }
+    if let last = versions.last { evidence.append(last.text) }
+    if let last = commandLines.last { evidence.append("LAB: cmdline=" + last) }
+  }
+}
