@@ -15,8 +15,11 @@ let package = Package(
     .target(name: "HandoffCLI", dependencies: ["HandoffCore", "HandoffLinux", "CHandoffShims"]),
     .executableTarget(name: "handoff", dependencies: ["HandoffCLI", "CHandoffShims"]),
     .executableTarget(name: "handoff-lab", dependencies: ["HandoffCore"], path: "Lab"),
-    .testTarget(name: "HandoffCoreTests", dependencies: ["HandoffCore"]),
-    .testTarget(name: "HandoffLinuxTests", dependencies: ["HandoffLinux"]),
-    .testTarget(name: "HandoffCLITests", dependencies: ["HandoffCLI"]),
+    .target(
+      name: "HandoffTestSupport", dependencies: ["HandoffCore", "HandoffLinux"],
+      path: "Tests/HandoffTestSupport"),
+    .testTarget(name: "HandoffCoreTests", dependencies: ["HandoffCore", "HandoffTestSupport"]),
+    .testTarget(name: "HandoffLinuxTests", dependencies: ["HandoffLinux", "HandoffTestSupport"]),
+    .testTarget(name: "HandoffCLITests", dependencies: ["HandoffCLI", "HandoffTestSupport"]),
   ]
 )
