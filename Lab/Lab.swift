@@ -9,7 +9,8 @@ struct Lab {
   func run(_ scenario: Scenario) throws -> (Verdict, ChainPlan, [ConsoleLine]) {
     let plan = try ChainPlan(scenario, paths: paths)
     guard let handoff = FileManager.default.contents(atPath: paths.handoffBinary.path) else {
-      throw LabError.missing("the static handoff binary (\(paths.handoffBinary.path)); run 'make static'")
+      throw LabError.missing(
+        "the static handoff binary (\(paths.handoffBinary.path)); run 'make static'")
     }
     guard let busybox = FileManager.default.contents(atPath: paths.busybox.path) else {
       throw LabError.missing("busybox (\(paths.busybox.path)); run 'make setup'")
@@ -22,7 +23,8 @@ struct Lab {
 
     let runner = QemuRunner(paths: paths, echo: echo)
     let timeout = 60.0 + 90.0 * Double(plan.stages.count)
-    let (lines, timedOut) = try runner.run(try runner.arguments(for: plan, initrd: initrd), timeout: timeout)
+    let (lines, timedOut) = try runner.run(
+      try runner.arguments(for: plan, initrd: initrd), timeout: timeout)
     let log = paths.work.appendingPathComponent("\(scenario.name).log")
     try lines.map { String(format: "%7.2f | ", $0.time) + $0.text }.joined(separator: "\n")
       .write(to: log, atomically: true, encoding: .utf8)
@@ -85,7 +87,8 @@ struct Lab {
         row(version.time, "kernel A runs: " + version.text.dropFirst("LAB: version=".count))
       }
       if let hop = verdict.hops.first, let exec = at({ $0 == "LAB: exec" }) {
-        row(exec.time - hop.loadSeconds, String(format: "handoff load took %.2f s", hop.loadSeconds))
+        row(
+          exec.time - hop.loadSeconds, String(format: "handoff load took %.2f s", hop.loadSeconds))
         row(exec.time, "handoff exec")
         row(
           exec.time + hop.execToNextKernel,
@@ -94,9 +97,13 @@ struct Lab {
       if verdict.versions.count > 1 {
         let version = verdict.versions[1]
         row(version.time, "kernel B runs: " + version.text.dropFirst("LAB: version=".count))
-        if verdict.commandLines.count > 1 { row(nil, "kernel B's cmdline: " + verdict.commandLines[1]) }
+        if verdict.commandLines.count > 1 {
+          row(nil, "kernel B's cmdline: " + verdict.commandLines[1])
+        }
       }
-      print(verdict.passed ? "Handoff succeeded." : "Handoff FAILED: " + verdict.failures.joined(separator: "; "))
+      print(
+        verdict.passed
+          ? "Handoff succeeded." : "Handoff FAILED: " + verdict.failures.joined(separator: "; "))
       return verdict.passed
     } catch {
       print("Handoff demo could not run: \(error)")

@@ -41,7 +41,8 @@ struct Verdict {
 
     for (index, stage) in plan.stages.enumerated() {
       let name = "stage \(index) (\(stage.kernel.release))"
-      guard let (markerLine, marker) = value("stage", from: cursor), marker == plan.marker(stage: index)
+      guard let (markerLine, marker) = value("stage", from: cursor),
+        marker == plan.marker(stage: index)
       else {
         failures.append("\(name) never reported its marker \(plan.marker(stage: index))")
         break
@@ -81,7 +82,9 @@ struct Verdict {
       let exec = find(from: cursor, { $0 == "LAB: exec" })
       let failed = find(from: cursor, { $0 == "LAB: handoff-failed" })
       guard let loadStart, let loaded, let exec, failed.map({ $0 > exec }) ?? true else {
-        let errors = lines[cursor...].filter { $0.text.hasPrefix("Error:") || $0.text.hasPrefix("Hint:") }
+        let errors = lines[cursor...].filter {
+          $0.text.hasPrefix("Error:") || $0.text.hasPrefix("Hint:")
+        }
         failures.append(
           "\(name) could not hand off: "
             + (errors.map(\.text).joined(separator: " / ").isEmpty

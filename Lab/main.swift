@@ -27,7 +27,8 @@ case "run":
   let names = Array(arguments.dropFirst())
   let unknown = names.filter { name in !Scenario.all.contains { $0.name == name } }
   if !unknown.isEmpty {
-    FileHandle.standardError.write(Data("unknown scenario: \(unknown.joined(separator: ", "))\n".utf8))
+    FileHandle.standardError.write(
+      Data("unknown scenario: \(unknown.joined(separator: ", "))\n".utf8))
     exit(64)
   }
   let chosen = names.isEmpty ? Scenario.all : Scenario.all.filter { names.contains($0.name) }

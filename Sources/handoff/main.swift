@@ -5,13 +5,13 @@ import CHandoffShims
 import HandoffCLI
 
 #if hasFeature(Embedded)
-@_cdecl("main")
-func handoffMain(
-  _ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
-) -> Int32 {
-  let arguments = (0..<Int(argc)).map { String(cString: argv[$0]!) }
-  return runHandoff(arguments: arguments)
-}
+  @_cdecl("main")
+  func handoffMain(
+    _ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
+  ) -> Int32 {
+    let arguments = (0..<Int(argc)).map { String(cString: argv[$0]!) }
+    return runHandoff(arguments: arguments)
+  }
 #else
-handoff_exit(runHandoff(arguments: CommandLine.arguments))
+  handoff_exit(runHandoff(arguments: CommandLine.arguments))
 #endif

@@ -24,8 +24,9 @@ enum HandoffCommand {
   static func subcommandList() -> [String] {
     var lines = ["SUBCOMMANDS:"]
     for (help, _) in subcommands {
-      lines.append("  " + help.name + String(repeating: " ", count: 10 - help.name.count)
-        + help.abstract)
+      lines.append(
+        "  " + help.name + String(repeating: " ", count: 10 - help.name.count)
+          + help.abstract)
     }
     lines.append("")
     lines.append("  See 'handoff help <subcommand>' for detailed help.")

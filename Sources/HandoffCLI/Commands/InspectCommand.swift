@@ -32,7 +32,8 @@ enum InspectCommand {
       bootable = error.description
     }
     context.console.output(
-      scanned.has("--json") ? json(image, refusal: bootable) + "\n" : text(image, refusal: bootable))
+      scanned.has("--json") ? json(image, refusal: bootable) + "\n" : text(image, refusal: bootable)
+    )
     return ExitStatus.success
   }
 

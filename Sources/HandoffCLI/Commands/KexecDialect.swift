@@ -49,7 +49,8 @@ enum KexecDialect {
         return ExitStatus.success
       }
       if scanned.has("-c") {
-        throw .usage("'--kexec-syscall' is not supported yet; Handoff loads through kexec_file_load")
+        throw .usage(
+          "'--kexec-syscall' is not supported yet; Handoff loads through kexec_file_load")
       }
       if scanned.has("-u") {
         try FileLoader(system: system, debug: { context.debug($0) }).unload()

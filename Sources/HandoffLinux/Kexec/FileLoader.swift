@@ -68,7 +68,8 @@ public struct FileLoader<System: SystemCalls> {
   /// through kexec_load with no segments.
   public func unload() throws(HandoffError) {
     do {
-      try system.kexecFileLoad(kernel: -1, initrd: -1, commandLine: [], flags: KexecFileFlags.unload)
+      try system.kexecFileLoad(
+        kernel: -1, initrd: -1, commandLine: [], flags: KexecFileFlags.unload)
     } catch .systemCall(let failure) where failure.errno == Errno.ENOSYS {
       debug("kexec_file_load is not built in; unloading through kexec_load")
       try system.kexecLoad(entry: 0, segments: [], flags: 0)

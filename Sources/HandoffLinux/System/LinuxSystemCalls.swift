@@ -36,7 +36,8 @@ public struct LinuxSystemCalls: SystemCalls {
       kind < 0
       ? .unreadable(path: path, failure: failure("fstat(fd: \(descriptor))"))
       : .notARegularFile(
-        path: path, kind: kind == Int32(HANDOFF_FILE_DIRECTORY) ? "a directory" : "a device or pipe")
+        path: path, kind: kind == Int32(HANDOFF_FILE_DIRECTORY) ? "a directory" : "a device or pipe"
+      )
     close(descriptor)
     throw error
   }
@@ -82,8 +83,7 @@ public struct LinuxSystemCalls: SystemCalls {
     }
   }
 
-  public func kexecLoad(entry: UInt64, segments: [KexecSegment], flags: UInt) throws(HandoffError)
-  {
+  public func kexecLoad(entry: UInt64, segments: [KexecSegment], flags: UInt) throws(HandoffError) {
     var raw: [handoff_kexec_segment] = []
     let result = withSegmentPointers(segments, index: 0, into: &raw) { table in
       table.withUnsafeBufferPointer { pointer in
