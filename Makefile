@@ -2,6 +2,8 @@
 # kernels in QEMU; `make test` builds, runs the unit tests, lints, and runs
 # every lab scenario. Both set up what they need first.
 
+# the toolchain's usual home, for shells that did not read /etc/profile.d
+export PATH := $(PATH):/opt/swift/usr/bin
 SWIFT ?= swift
 LAB := .build/debug/handoff-lab
 # One lab scenario alone: make lab SCENARIO=bios-6.1-to-7.x

@@ -28,7 +28,7 @@ struct GuestInitramfs {
       archive.addFile("next/vmlinuz", contents: [UInt8](kernel))
       archive.addFile("next/initrd", contents: try build(plan, stage: index + 1))
       archive.addFile("next/cmdline", contents: Array(plan.commandLine(stage: index + 1).utf8))
-      archive.addFile("next/load-options", contents: Array(next.loadOptions.utf8))
+      if next.dialect == .kexecTools { archive.addFile("next/kexec-dialect", contents: []) }
     }
     return archive.finish()
   }
@@ -50,10 +50,19 @@ enum InitScript {
     echo "LAB: version=$(cat /proc/version)"
     echo "LAB: cmdline=$(cat /proc/cmdline)"
     if [ -d /sys/firmware/efi ]; then echo "LAB: efi=yes"; else echo "LAB: efi=no"; fi
-    if [ -e /next/vmlinuz ]; then
+    if [ -e /next/kexec-dialect ]; then
       echo "LAB: load-start"
-      if handoff load /next/vmlinuz --initrd /next/initrd --cmdline "$(cat /next/cmdline)" \\
-          $(cat /next/load-options) --debug; then
+      if kexec -l /next/vmlinuz --initrd=/next/initrd --command-line="$(cat /next/cmdline)" -s -d
+      then
+        echo "LAB: loaded"
+        echo "LAB: exec"
+        kexec -e -d
+      fi
+      echo "LAB: handoff-failed"
+    elif [ -e /next/vmlinuz ]; then
+      echo "LAB: load-start"
+      if handoff load /next/vmlinuz --initrd /next/initrd --cmdline "$(cat /next/cmdline)" --debug
+      then
         echo "LAB: loaded"
         handoff status
         echo "LAB: exec"

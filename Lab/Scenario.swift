@@ -5,11 +5,18 @@ enum Firmware: String {
   case seabios, ovmf
 }
 
-/// One stage of a chain: a kernel and the options its loader is given.
+/// The command line the previous stage loads and boots a kernel with.
+enum LoaderDialect {
+  /// `handoff load` and `handoff exec`.
+  case handoff
+  /// `kexec -l` and `kexec -e`, kexec-tools' spelling.
+  case kexecTools
+}
+
+/// One stage of a chain: a kernel and how the stage before loads it.
 struct Stage {
   let kernel: LabKernel
-  /// Extra `handoff load` options used to load this stage's kernel.
-  var loadOptions: String = ""
+  var dialect: LoaderDialect
 }
 
 /// A named lab scenario: a chain of kernels in one VM run.
@@ -19,6 +26,8 @@ struct Scenario {
   let firmware: Firmware
   let suites: [Suite]
   var memoryMiB: Int = 1024
+  /// Stages loaded through the `kexec` spelling instead of `handoff`.
+  var kexecDialectStages: [Int] = []
 
   static let all: [Scenario] = [
     Scenario(
@@ -36,8 +45,9 @@ struct Scenario {
       summary: "Debian 7.x hands off to 6.1 under OVMF; 6.1 still sees EFI",
       firmware: .ovmf, suites: [.sid, .bookworm]),
     Scenario(
-      name: "chain-6.1-6.12-7.x", summary: "Two hops, 6.1 to 6.12 to 7.x, in one VM run",
-      firmware: .seabios, suites: [.bookworm, .trixie, .sid]),
+      name: "chain-6.1-6.12-7.x",
+      summary: "Two hops, 6.1 to 6.12 to 7.x, in one VM run; the second through 'kexec -l'",
+      firmware: .seabios, suites: [.bookworm, .trixie, .sid], kexecDialectStages: [2]),
   ]
 }
 
@@ -51,8 +61,10 @@ struct ChainPlan {
   init(_ scenario: Scenario, paths: LabPaths) throws {
     self.scenario = scenario
     var stages: [Stage] = []
-    for suite in scenario.suites {
-      stages.append(Stage(kernel: try LabKernel.find(suite, in: paths)))
+    for (index, suite) in scenario.suites.enumerated() {
+      let dialect: LoaderDialect =
+        scenario.kexecDialectStages.contains(index) ? .kexecTools : .handoff
+      stages.append(Stage(kernel: try LabKernel.find(suite, in: paths), dialect: dialect))
     }
     self.stages = stages
     self.token = String(UInt32.random(in: 0...UInt32.max), radix: 16)
