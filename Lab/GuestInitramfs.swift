@@ -29,6 +29,7 @@ struct GuestInitramfs {
       archive.addFile("next/initrd", contents: try build(plan, stage: index + 1))
       archive.addFile("next/cmdline", contents: Array(plan.commandLine(stage: index + 1).utf8))
       if next.dialect == .kexecTools { archive.addFile("next/kexec-dialect", contents: []) }
+      archive.addFile("next/load-options", contents: Array(plan.loadOptions(stage: index + 1).utf8))
     }
     return archive.finish()
   }
@@ -50,10 +51,11 @@ enum InitScript {
     echo "LAB: version=$(cat /proc/version)"
     echo "LAB: cmdline=$(cat /proc/cmdline)"
     if [ -d /sys/firmware/efi ]; then echo "LAB: efi=yes"; else echo "LAB: efi=no"; fi
+    echo "LAB: efivars=$(ls /sys/firmware/efi/efivars 2>/dev/null | wc -l)"
     if [ -e /next/kexec-dialect ]; then
       echo "LAB: load-start"
-      if kexec -l /next/vmlinuz --initrd=/next/initrd --command-line="$(cat /next/cmdline)" -s -d
-      then
+      if kexec -l /next/vmlinuz --initrd=/next/initrd --command-line="$(cat /next/cmdline)" \\
+          $(cat /next/load-options) -d; then
         echo "LAB: loaded"
         echo "LAB: exec"
         kexec -e -d
@@ -61,8 +63,8 @@ enum InitScript {
       echo "LAB: handoff-failed"
     elif [ -e /next/vmlinuz ]; then
       echo "LAB: load-start"
-      if handoff load /next/vmlinuz --initrd /next/initrd --cmdline "$(cat /next/cmdline)" --debug
-      then
+      if handoff load /next/vmlinuz --initrd /next/initrd --cmdline "$(cat /next/cmdline)" \\
+          $(cat /next/load-options) --debug; then
         echo "LAB: loaded"
         handoff status
         echo "LAB: exec"

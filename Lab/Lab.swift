@@ -23,8 +23,10 @@ struct Lab {
 
     let runner = QemuRunner(paths: paths, echo: echo)
     let timeout = 60.0 + 90.0 * Double(plan.stages.count)
+    // a halted purgatory never powers off: stop once it has spoken
     let (lines, timedOut) = try runner.run(
-      try runner.arguments(for: plan, initrd: initrd), timeout: timeout)
+      try runner.arguments(for: plan, initrd: initrd), timeout: timeout,
+      finished: { $0.hasPrefix("handoff purgatory: segment") })
     let log = paths.work.appendingPathComponent("\(scenario.name).log")
     try lines.map { String(format: "%7.2f | ", $0.time) + $0.text }.joined(separator: "\n")
       .write(to: log, atomically: true, encoding: .utf8)

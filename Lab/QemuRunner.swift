@@ -18,12 +18,21 @@ struct QemuRunner {
   func arguments(for plan: ChainPlan, initrd: URL) throws -> [String] {
     let first = plan.stages[0]
     var arguments = [
-      "-M", "q35", "-accel", "tcg", "-m", "\(plan.scenario.memoryMiB)", "-smp", "1",
+      "-M", plan.scenario.machine == .devices ? "q35,kernel-irqchip=split" : "q35",
+      "-accel", "tcg", "-m", "\(plan.scenario.memoryMiB)", "-smp", "\(plan.scenario.cpus)",
       "-nodefaults", "-display", "none", "-serial", "stdio", "-monitor", "none",
       "-no-reboot",
       "-kernel", first.kernel.image.path, "-initrd", initrd.path,
       "-append", plan.commandLine(stage: 0),
     ]
+    if plan.scenario.machine == .devices {
+      arguments += [
+        "-device", "intel-iommu,intremap=on",
+        "-netdev", "user,id=net0,restrict=on", "-device", "virtio-net-pci,netdev=net0",
+        "-netdev", "user,id=net1,restrict=on", "-device", "e1000e,netdev=net1",
+        "-device", "bochs-display",
+      ]
+    }
     if plan.scenario.firmware == .ovmf {
       let code = "/usr/share/OVMF/OVMF_CODE_4M.fd"
       let template = "/usr/share/OVMF/OVMF_VARS_4M.fd"
@@ -42,8 +51,10 @@ struct QemuRunner {
   }
 
   /// Runs the guest and returns its console, and whether it timed out.
-  func run(_ arguments: [String], timeout: Double) throws -> (lines: [ConsoleLine], timedOut: Bool)
-  {
+  /// `finished` ends the run early, a second after it first holds for a line.
+  func run(
+    _ arguments: [String], timeout: Double, finished: @escaping (String) -> Bool = { _ in false }
+  ) throws -> (lines: [ConsoleLine], timedOut: Bool) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/qemu-system-x86_64")
     guard FileManager.default.isExecutableFile(atPath: process.executableURL!.path) else {
@@ -55,7 +66,7 @@ struct QemuRunner {
     process.standardError = pipe
     process.standardInput = FileHandle.nullDevice
 
-    let collector = LineCollector(echo: echo)
+    let collector = LineCollector(echo: echo, finished: finished)
     let start = Date()
     try process.run()
     let reader = Thread {
@@ -71,6 +82,10 @@ struct QemuRunner {
 
     var timedOut = false
     while process.isRunning {
+      if let finishedAt = collector.finishedAt, Date().timeIntervalSince(start) > finishedAt + 1 {
+        process.terminate()
+        break
+      }
       if Date().timeIntervalSince(start) > timeout {
         timedOut = true
         process.terminate()
@@ -92,9 +107,19 @@ final class LineCollector: @unchecked Sendable {
   private var collected: [ConsoleLine] = []
   private var finished = false
   private let echo: Bool
+  private let isFinishLine: (String) -> Bool
+  private var finishedTime: Double?
 
-  init(echo: Bool) {
+  init(echo: Bool, finished: @escaping (String) -> Bool) {
     self.echo = echo
+    self.isFinishLine = finished
+  }
+
+  /// When a line first met the `finished` condition.
+  var finishedAt: Double? {
+    lock.lock()
+    defer { lock.unlock() }
+    return finishedTime
   }
 
   var lines: [ConsoleLine] {
@@ -133,6 +158,7 @@ final class LineCollector: @unchecked Sendable {
 
   private func keep(_ text: String, at time: Double) {
     collected.append(ConsoleLine(time: time, text: text))
+    if finishedTime == nil, isFinishLine(text) { finishedTime = time }
     if echo {
       FileHandle.standardError.write(
         Data((String(format: "%7.2f | ", time) + text + "\n").utf8))

@@ -19,36 +19,84 @@ struct Stage {
   var dialect: LoaderDialect
 }
 
+/// The virtual machine's hardware beyond CPU, memory and firmware.
+enum MachineProfile {
+  /// q35 with a serial port and nothing else.
+  case plain
+  /// q35 with an emulated Intel IOMMU, virtio-net, e1000e and bochs-display.
+  case devices
+}
+
+/// What the console must show for a scenario to pass.
+enum Expectation {
+  /// Every stage boots, and the last finishes.
+  case handoffs
+  /// The purgatory refuses to jump and names this damaged segment.
+  case purgatoryRefuses(segment: Int)
+}
+
 /// A named lab scenario: a chain of kernels in one VM run.
 struct Scenario {
   let name: String
   let summary: String
   let firmware: Firmware
   let suites: [Suite]
-  var memoryMiB: Int = 1024
+  /// `handoff load --syscall` for every hop.
+  var syscall = "kexec_load"
+  var memoryMiB = 1024
+  var cpus = 1
+  var machine = MachineProfile.plain
   /// Stages loaded through the `kexec` spelling instead of `handoff`.
   var kexecDialectStages: [Int] = []
+  /// More `handoff load` options for every hop.
+  var extraLoadOptions = ""
+  var expectation = Expectation.handoffs
+  /// Every kernel after the first must find its initrd above 4 GiB.
+  var initrdAbove4GiB = false
 
-  static let all: [Scenario] = [
-    Scenario(
-      name: "bios-6.1-to-7.x", summary: "Debian 6.1 hands off to 7.x under SeaBIOS",
-      firmware: .seabios, suites: [.bookworm, .sid]),
-    Scenario(
-      name: "bios-7.x-to-6.1", summary: "Debian 7.x hands off to 6.1 under SeaBIOS",
-      firmware: .seabios, suites: [.sid, .bookworm]),
-    Scenario(
-      name: "efi-6.1-to-7.x",
-      summary: "Debian 6.1 hands off to 7.x under OVMF; 7.x still sees EFI",
-      firmware: .ovmf, suites: [.bookworm, .sid]),
-    Scenario(
-      name: "efi-7.x-to-6.1",
-      summary: "Debian 7.x hands off to 6.1 under OVMF; 6.1 still sees EFI",
-      firmware: .ovmf, suites: [.sid, .bookworm]),
-    Scenario(
-      name: "chain-6.1-6.12-7.x",
-      summary: "Two hops, 6.1 to 6.12 to 7.x, in one VM run; the second through 'kexec -l'",
-      firmware: .seabios, suites: [.bookworm, .trixie, .sid], kexecDialectStages: [2]),
-  ]
+  /// The five handoffs between kernel generations and firmware, through
+  /// one system call; kexec_file_load's names start with `file-`.
+  static func generations(syscall: String) -> [Scenario] {
+    let prefix = syscall == "kexec_file_load" ? "file-" : ""
+    let through = "through \(syscall)"
+    return [
+      Scenario(
+        name: prefix + "bios-6.1-to-7.x", summary: "6.1 hands off to 7.x under SeaBIOS, \(through)",
+        firmware: .seabios, suites: [.bookworm, .sid], syscall: syscall),
+      Scenario(
+        name: prefix + "bios-7.x-to-6.1", summary: "7.x hands off to 6.1 under SeaBIOS, \(through)",
+        firmware: .seabios, suites: [.sid, .bookworm], syscall: syscall),
+      Scenario(
+        name: prefix + "efi-6.1-to-7.x",
+        summary: "6.1 hands off to 7.x under OVMF, \(through); 7.x still uses EFI variables",
+        firmware: .ovmf, suites: [.bookworm, .sid], syscall: syscall),
+      Scenario(
+        name: prefix + "efi-7.x-to-6.1",
+        summary: "7.x hands off to 6.1 under OVMF, \(through); 6.1 still uses EFI variables",
+        firmware: .ovmf, suites: [.sid, .bookworm], syscall: syscall),
+      Scenario(
+        name: prefix + "chain-6.1-6.12-7.x",
+        summary: "6.1 to 6.12 to 7.x in one VM run, \(through); the second hop as 'kexec -l'",
+        firmware: .seabios, suites: [.bookworm, .trixie, .sid], syscall: syscall,
+        kexecDialectStages: [2]),
+    ]
+  }
+
+  static let all: [Scenario] =
+    generations(syscall: "kexec_load") + generations(syscall: "kexec_file_load") + [
+      Scenario(
+        name: "devices-iommu-2cpu",
+        summary: "6.12 to 7.x on q35 with intel-iommu, virtio-net, e1000e, bochs-display, 2 vCPUs",
+        firmware: .seabios, suites: [.trixie, .sid], cpus: 2, machine: .devices),
+      Scenario(
+        name: "highmem-6g", summary: "6.1 to 7.x in a 6 GiB guest; the initrd lands above 4 GiB",
+        firmware: .seabios, suites: [.bookworm, .sid], memoryMiB: 6144, initrdAbove4GiB: true),
+      Scenario(
+        name: "corrupt-segment",
+        summary: "a kernel byte damaged after its digest: the purgatory names it and halts",
+        firmware: .seabios, suites: [.bookworm, .sid], extraLoadOptions: "--lab-corrupt-segment 0",
+        expectation: .purgatoryRefuses(segment: 0)),
+    ]
 }
 
 /// A scenario made concrete: the kernels found, and a marker per stage that
@@ -68,6 +116,14 @@ struct ChainPlan {
     }
     self.stages = stages
     self.token = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+  }
+
+  /// The options the stage before passes when it loads stage `stage`.
+  func loadOptions(stage: Int) -> String {
+    if stages[stage].dialect == .kexecTools {
+      return scenario.syscall == "kexec_file_load" ? "-s" : "-c"
+    }
+    return "--syscall \(scenario.syscall) \(scenario.extraLoadOptions)"
   }
 
   func marker(stage: Int) -> String {

@@ -65,8 +65,13 @@ struct Verdict {
         }
         cursor = line
       }
-      if plan.scenario.firmware == .ovmf, value("efi", from: cursor)?.1 != "yes" {
-        failures.append("\(name) does not see /sys/firmware/efi")
+      if plan.scenario.firmware == .ovmf {
+        if value("efi", from: cursor)?.1 != "yes" {
+          failures.append("\(name) does not see /sys/firmware/efi")
+        }
+        if let (_, count) = value("efivars", from: cursor), (Int(count) ?? 0) == 0 {
+          failures.append("\(name) lists no EFI variables: runtime services are gone")
+        }
       }
 
       if index + 1 == plan.stages.count {
@@ -91,12 +96,19 @@ struct Verdict {
               ? "no 'LAB: exec' line" : errors.map(\.text).joined(separator: " / ")))
         break
       }
-      guard
-        let firstLine = find(
-          from: exec + 1, { $0.contains("Linux version") && !$0.hasPrefix("LAB:") })
-      else {
+      let firstLine = find(
+        from: exec + 1, { $0.contains("Linux version") && !$0.hasPrefix("LAB:") })
+      if case .purgatoryRefuses(let segment) = plan.scenario.expectation {
+        judgeRefusal(segment: segment, lines: lines[(exec + 1)...], nextKernel: firstLine)
+        evidence += refusalEvidence
+        return
+      }
+      guard let firstLine else {
         failures.append("the next kernel after \(name) printed nothing")
         break
+      }
+      if plan.scenario.initrdAbove4GiB {
+        judgeInitrdAbove4GiB(lines[firstLine...], stage: index + 1)
       }
       hops.append(
         HopTiming(
@@ -106,7 +118,41 @@ struct Verdict {
     }
 
     if timedOut { failures.append("timed out") }
+    if case .purgatoryRefuses = plan.scenario.expectation {
+      failures.append("the purgatory was never reached")
+    }
     if let last = versions.last { evidence.append(last.text) }
     if let last = commandLines.last { evidence.append("LAB: cmdline=" + last) }
+  }
+
+  private var refusalEvidence: [String] = []
+
+  /// The purgatory must name the damaged segment, and no kernel may follow.
+  private mutating func judgeRefusal(
+    segment: Int, lines: ArraySlice<ConsoleLine>, nextKernel: Int?
+  ) {
+    let message = lines.first { $0.text.hasPrefix("handoff purgatory: segment \(segment) ") }
+    if let message, message.text.contains("mismatch") {
+      refusalEvidence.append(message.text)
+    } else {
+      failures.append("the purgatory did not report segment \(segment) as damaged")
+    }
+    if nextKernel != nil { failures.append("a kernel booted from damaged segments") }
+  }
+
+  /// The kernel's `RAMDISK: [mem 0x...-0x...]` line must start at or above 4 GiB.
+  private mutating func judgeInitrdAbove4GiB(_ lines: ArraySlice<ConsoleLine>, stage: Int) {
+    guard let line = lines.first(where: { $0.text.contains("RAMDISK: [mem 0x") }),
+      let start = line.text.components(separatedBy: "[mem 0x").last?
+        .components(separatedBy: "-").first,
+      let address = UInt64(start, radix: 16)
+    else {
+      failures.append("stage \(stage) printed no RAMDISK line")
+      return
+    }
+    if address < 0x1_0000_0000 {
+      failures.append("stage \(stage)'s initrd is at 0x\(start), below 4 GiB")
+    }
+    evidence.append(line.text)
   }
 }

@@ -21,6 +21,11 @@ struct BadImageTests {
     var refusal: Refusal
     var testDescription: String { name }
 
+    /// Whether the file still carries the "HdrS" that marks a setup header.
+    var keepsSetupHeader: Bool {
+      bytes.count > 0x206 && bytes[0x202..<0x206].elementsEqual("HdrS".utf8)
+    }
+
     init(_ name: String, _ refusal: Refusal, change: (inout HandmadeBzImage) -> Void) {
       var made = HandmadeBzImage()
       change(&made)
@@ -53,12 +58,12 @@ struct BadImageTests {
     BadImage(
       "setup_sects claiming more than the file holds",
       .truncated(field: "setup_sects", offset: 0)
-    ) { $0.setupSectors = 200 },
+    ) { $0.claimedSetupSectors = 200 },
     BadImage(
       "setup_sects claiming more than an old-protocol file holds",
       .truncated(field: "setup_sects", offset: 0)
     ) {
-      $0.setupSectors = 200
+      $0.claimedSetupSectors = 200
       $0.version = 0x0202
     },
     BadImage(
@@ -96,18 +101,36 @@ struct BadImageTests {
 
   @Test("A damaged header is refused naming the field and its offset", arguments: unreadable)
   func damagedHeader(image: BadImage) throws {
-    let error = try #require(refused { () throws(HandoffError) in
-      _ = try BzImage(path: Self.path, bytes: image.bytes)
-    })
+    let error = try #require(
+      refused { () throws(HandoffError) in
+        _ = try BzImage(path: Self.path, bytes: image.bytes)
+      })
     check(error, is: image.refusal, fileSize: image.bytes.count)
   }
 
-  @Test("KernelImage refuses a damaged bzImage the same way", arguments: unreadable)
+  @Test(
+    "KernelImage refuses a damaged bzImage that keeps its setup header the same way",
+    arguments: unreadable.filter { $0.keepsSetupHeader || $0.bytes.isEmpty })
   func damagedThroughKernelImage(image: BadImage) throws {
-    let error = try #require(refused { () throws(HandoffError) in
-      _ = try KernelImage.read(path: Self.path, bytes: image.bytes)
-    })
+    let error = try #require(
+      refused { () throws(HandoffError) in
+        _ = try KernelImage.read(path: Self.path, bytes: image.bytes)
+      })
     check(error, is: image.refusal, fileSize: image.bytes.count)
+  }
+
+  @Test(
+    "KernelImage takes a file starting with MZ but without HdrS for a PE file",
+    arguments: unreadable.filter { !$0.keepsSetupHeader && !$0.bytes.isEmpty })
+  func headerlessThroughKernelImage(image: BadImage) throws {
+    #expect(image.bytes.starts(with: [0x4d, 0x5a]))
+    let error = try #require(
+      refused { () throws(HandoffError) in
+        _ = try KernelImage.read(path: Self.path, bytes: image.bytes)
+      })
+    check(
+      error, is: .unsupported(saying: "a PE file without a Linux setup header"),
+      fileSize: image.bytes.count)
   }
 
   @Test(
@@ -137,12 +160,14 @@ struct BadImageTests {
   func refusalText() throws {
     var made = HandmadeBzImage()
     made.kernelAlignment = 0x30_0000
-    let error = try #require(refused { () throws(HandoffError) in
-      _ = try BzImage(path: Self.path, bytes: made.bytes)
-    })
+    let error = try #require(
+      refused { () throws(HandoffError) in
+        _ = try BzImage(path: Self.path, bytes: made.bytes)
+      })
     #expect(
       error.description
-        == "/boot/vmlinuz-bad: kernel_alignment at offset 0x230 is 0x300000, expected a power of two")
+        == "/boot/vmlinuz-bad: kernel_alignment at offset 0x230 is 0x300000, expected a power of two"
+    )
 
     let truncated = HandoffError.truncated(
       path: Self.path, field: "syssize", offset: 0x400, fileSize: 100)

@@ -67,20 +67,20 @@ struct BzImageHeaderTests {
     #expect(image.payloadCompression == .unknown)
   }
 
-  @Test(
-    "The XLoadFlags names are the kernel's, in bit order",
-    arguments: [
-      (UInt16(0x0000), [String]()),
-      (0x0003, ["XLF_KERNEL_64", "XLF_CAN_BE_LOADED_ABOVE_4G"]),
-      (
-        0x007f,
-        [
-          "XLF_KERNEL_64", "XLF_CAN_BE_LOADED_ABOVE_4G", "XLF_EFI_HANDOVER_32",
-          "XLF_EFI_HANDOVER_64", "XLF_EFI_KEXEC", "XLF_5LEVEL", "XLF_5LEVEL_ENABLED",
-        ]
-      ),
-      (0x0080, ["XLF_MEM_ENCRYPTION"]),
-    ])
+  static let flagNames: [(UInt16, [String])] = [
+    (0x0000, []),
+    (0x0003, ["XLF_KERNEL_64", "XLF_CAN_BE_LOADED_ABOVE_4G"]),
+    (
+      0x007f,
+      [
+        "XLF_KERNEL_64", "XLF_CAN_BE_LOADED_ABOVE_4G", "XLF_EFI_HANDOVER_32",
+        "XLF_EFI_HANDOVER_64", "XLF_EFI_KEXEC", "XLF_5LEVEL", "XLF_5LEVEL_ENABLED",
+      ]
+    ),
+    (0x0080, ["XLF_MEM_ENCRYPTION"]),
+  ]
+
+  @Test("The XLoadFlags names are the kernel's, in bit order", arguments: flagNames)
   func xloadflagNames(raw: UInt16, names: [String]) {
     #expect(XLoadFlags(rawValue: raw).names == names)
   }

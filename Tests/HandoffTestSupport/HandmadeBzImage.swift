@@ -7,6 +7,8 @@
 /// is read.
 public struct HandmadeBzImage: Sendable {
   public var setupSectors: UInt8 = 1
+  /// What `setup_sects` says, when it should differ from the sectors written.
+  public var claimedSetupSectors: UInt8? = nil
   /// Bytes of protected-mode code after the setup sectors.
   public var kernelLength = 4096
   /// `syssize` in 16-byte paragraphs; nil for the one `kernelLength` implies.
@@ -41,7 +43,7 @@ public struct HandmadeBzImage: Sendable {
   public var bytes: [UInt8] {
     var file = [UInt8](repeating: 0, count: setupLength + kernelLength)
     file.replaceSubrange(0..<signature.count, with: signature)
-    put(&file, setupSectors, at: 0x1f1)
+    put(&file, claimedSetupSectors ?? setupSectors, at: 0x1f1)
     put(&file, sysSize ?? UInt32((kernelLength + 15) / 16), at: 0x1f4)
     put(&file, bootFlag, at: 0x1fe)
     file.replaceSubrange(0x202..<0x202 + header.count, with: header)

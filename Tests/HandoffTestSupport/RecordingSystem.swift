@@ -25,12 +25,22 @@ public final class RecordingSystem: SystemCalls {
     public var initrd: Int32
     public var commandLine: [UInt8]
     public var flags: UInt
+
+    public init(kernel: Int32, initrd: Int32, commandLine: [UInt8], flags: UInt) {
+      self.kernel = kernel
+      self.initrd = initrd
+      self.commandLine = commandLine
+      self.flags = flags
+    }
   }
 
   /// The files the fake serves, by path.
   public var files: [String: Entry] = [:]
   /// What `geteuid(2)` answers.
   public var effectiveUser: UInt32 = 0
+  /// What `getrandom(2)` fills buffers with, repeated; empty for a pool
+  /// that is not ready yet.
+  public var randomPattern: [UInt8] = [0x5a, 0xa5]
 
   /// Every call so far, in order, with its result.
   public private(set) var calls: [String] = []
@@ -80,7 +90,8 @@ public final class RecordingSystem: SystemCalls {
     return Int32(line.dropFirst(prefix.count))
   }
 
-  /// The contents of the in-memory file open at `descriptor`.
+  /// The contents of the last in-memory file handed out as `descriptor`,
+  /// kept after it is closed.
   public func memoryFileContents(_ descriptor: Int32) -> [UInt8]? {
     memoryFiles[descriptor]
   }
@@ -90,7 +101,7 @@ public final class RecordingSystem: SystemCalls {
   public func readFile(_ path: String) throws(HandoffError) -> [UInt8] {
     let descriptor = try openFile(path)
     defer { close(descriptor) }
-    let contents = memoryFiles[descriptor] ?? fileContents(path)
+    let contents = fileContents(path)
     let call = "read(fd: \(descriptor), count: \(contents.count))"
     if let errno = injected("read", path: path) {
       calls.append("\(call) = \(Errno.name(errno))")
@@ -160,13 +171,14 @@ public final class RecordingSystem: SystemCalls {
     let call = KexecCallText.kexecFileLoad(
       kernel: kernel, initrd: initrd, commandLineLength: commandLine.count, flags: flags)
     try finish(call, name: "kexec_file_load")
+    showLoaded(flags & KexecFileFlags.unload == 0)
   }
 
-  public func kexecLoad(entry: UInt64, segments: [KexecSegment], flags: UInt) throws(HandoffError)
-  {
+  public func kexecLoad(entry: UInt64, segments: [KexecSegment], flags: UInt) throws(HandoffError) {
     loads.append(segments)
     let call = KexecCallText.kexecLoad(entry: entry, segments: segments.count, flags: flags)
     try finish(call, name: "kexec_load")
+    showLoaded(!segments.isEmpty)
   }
 
   public func sync() {
@@ -182,6 +194,16 @@ public final class RecordingSystem: SystemCalls {
     return effectiveUser
   }
 
+  public func randomBytes(count: Int) -> [UInt8] {
+    let call = "getrandom(count: \(count), GRND_NONBLOCK)"
+    guard !randomPattern.isEmpty else {
+      calls.append("\(call) = EAGAIN")
+      return []
+    }
+    calls.append("\(call) = \(count)")
+    return (0..<count).map { randomPattern[$0 % randomPattern.count] }
+  }
+
   // MARK: Bookkeeping
 
   /// The lowest free descriptor above standard error, as the kernel hands out.
@@ -190,6 +212,13 @@ public final class RecordingSystem: SystemCalls {
     while descriptors[descriptor] != nil { descriptor += 1 }
     descriptors[descriptor] = path
     return descriptor
+  }
+
+  /// Keeps /sys/kernel/kexec_loaded current after a load or an unload, as
+  /// the kernel does, when the table has that file at all.
+  private func showLoaded(_ loaded: Bool) {
+    guard case .file = files[SystemPaths.kexecLoaded] else { return }
+    setText(SystemPaths.kexecLoaded, loaded ? "1\n" : "0\n")
   }
 
   private func fileContents(_ path: String) -> [UInt8] {

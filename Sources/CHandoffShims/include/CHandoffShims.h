@@ -71,6 +71,20 @@ static inline int handoff_file_kind(int fd, int64_t *size) {
   return HANDOFF_FILE_OTHER;
 }
 
+#ifndef SYS_getrandom
+#if defined(__x86_64__)
+#define SYS_getrandom 318
+#else
+#define SYS_getrandom 278
+#endif
+#endif
+
+/// Fills `buf` with `count` random bytes without blocking (getrandom(2)
+/// with GRND_NONBLOCK); returns the count filled or -1 with errno.
+static inline long handoff_getrandom(void *buf, size_t count) {
+  return syscall(SYS_getrandom, buf, count, 1U);
+}
+
 static inline unsigned handoff_geteuid(void) { return (unsigned)geteuid(); }
 
 static inline void handoff_sync(void) { sync(); }

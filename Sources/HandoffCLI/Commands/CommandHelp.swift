@@ -8,6 +8,8 @@ struct CommandHelp {
   var options: [OptionSpec]
   /// Lines shown after the options, such as examples.
   var discussion: [String] = []
+  /// The program the user typed: `handoff`, or `kexec` for kexec-tools' command line.
+  var program = "handoff"
 
   /// The full `--help` text.
   var text: String {
@@ -18,7 +20,7 @@ struct CommandHelp {
       lines.append("")
     }
     lines.append("OPTIONS:")
-    for option in options {
+    for option in options where !option.hidden {
       var spelling = joined(option.names, ", ")
       if let value = option.valueName { spelling += " <\(value)>" }
       lines.append(row(spelling, option.help))
@@ -37,7 +39,7 @@ struct CommandHelp {
   }
 
   private var commandPath: String {
-    name.isEmpty ? "handoff" : "handoff \(name)"
+    name.isEmpty ? program : "\(program) \(name)"
   }
 
   /// `left` in a 26-column gutter, then `right` wrapped to 80 columns.

@@ -9,6 +9,7 @@ enum HandoffCommand {
   static let subcommands: [(help: CommandHelp, options: [OptionSpec])] = [
     (InspectCommand.help, InspectCommand.help.options),
     (LoadCommand.help, LoadCommand.options),
+    (PlanCommand.help, PlanCommand.options),
     (ExecCommand.help, ExecCommand.help.options),
     (UnloadCommand.help, UnloadCommand.help.options),
     (StatusCommand.help, StatusCommand.help.options),
@@ -76,6 +77,7 @@ enum HandoffCommand {
       switch first {
       case "inspect": return try InspectCommand.run(scanned, context)
       case "load": return try LoadCommand.run(scanned, context)
+      case "plan": return try PlanCommand.run(scanned, context)
       case "exec": return try ExecCommand.run(scanned, context)
       case "unload": return try UnloadCommand.run(scanned, context)
       default: return try StatusCommand.run(scanned, context)

@@ -16,10 +16,11 @@ enum KexecDialect {
       help: "The new kernel's command line (added to the running one with --reuse-cmdline)."),
     OptionSpec(["--reuse-cmdline"], help: "Start from the running kernel's command line."),
     OptionSpec(["-s", "--kexec-file-syscall"], help: "Load through kexec_file_load."),
+    OptionSpec(["-c", "--kexec-syscall"], help: "Load through kexec_load."),
     OptionSpec(
-      ["-c", "--kexec-syscall"],
-      help: "Load through kexec_load. Not supported yet: Handoff loads through kexec_file_load."),
-    OptionSpec(["-a", "--kexec-syscall-auto"], help: "Choose the system call; the default."),
+      ["-a", "--kexec-syscall-auto"],
+      help: "kexec_load, or kexec_file_load when the kernel refuses it; the default."),
+    OptionSpec(["-i", "--no-checks"], help: "Do not verify the segments before the jump."),
     OptionSpec(["-x", "--no-ifdown"], help: "Accepted; network interfaces are left as they are."),
     OptionSpec(["-y", "--no-sync"], help: "Do not sync file systems before booting."),
     OptionSpec(["-d", "--debug"], help: "Print what is being done to standard error."),
@@ -31,7 +32,8 @@ enum KexecDialect {
     abstract: "Handoff, answering to kexec-tools' command line.",
     usage: "kexec [-l <kernel> | -f <kernel>] [--initrd=<file>] [--append=<text>] "
       + "[--reuse-cmdline] | kexec -e | kexec -u",
-    options: options)
+    options: options,
+    program: "kexec")
 
   static func run<System: SystemCalls>(
     _ arguments: ArraySlice<String>, system: System, console: Console
@@ -47,10 +49,6 @@ enum KexecDialect {
       if scanned.has("-v") {
         console.say("handoff \(HandoffCommand.version) (kexec-tools command line)")
         return ExitStatus.success
-      }
-      if scanned.has("-c") {
-        throw .usage(
-          "'--kexec-syscall' is not supported yet; Handoff loads through kexec_file_load")
       }
       if scanned.has("-u") {
         try FileLoader(system: system, debug: { context.debug($0) }).unload()
@@ -71,7 +69,10 @@ enum KexecDialect {
           scanned.has("--reuse-cmdline") ? .append(text ?? "") : .replace(text ?? "")
         let request = LoadRequest(
           kernelPath: kernel, initrdPaths: scanned.values("--initrd"), commandLine: commandLine)
-        try LoadCommand.load(request, context)
+        let syscall: SyscallChoice =
+          scanned.has("-s") ? .kexecFileLoad : scanned.has("-c") ? .kexecLoad : .auto
+        try LoadCommand.load(
+          request, syscall: syscall, options: PlanOptions(verify: !scanned.has("-i")), context)
       }
 
       // boot it when asked to

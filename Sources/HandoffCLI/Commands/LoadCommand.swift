@@ -3,7 +3,8 @@ import HandoffLinux
 
 /// `handoff load`: stage a kernel for `handoff exec`.
 enum LoadCommand {
-  static let options = [
+  /// The options that say what to load, shared with `handoff plan`.
+  static let requestOptions = [
     OptionSpec(
       ["--initrd"], value: "file",
       help: "An initramfs for the new kernel. Give it more than once to concatenate several "
@@ -12,11 +13,25 @@ enum LoadCommand {
     OptionSpec(
       ["--append"], value: "text", help: "Text added to the running kernel's command line."),
     OptionSpec(["--reuse-cmdline"], help: "Give the new kernel the running kernel's command line."),
-    OptionSpec(
-      ["--syscall"], value: "syscall",
-      help: "The system call that loads the kernel. Only kexec_file_load is supported so far."),
-    debugOption,
   ]
+
+  /// The options that shape Handoff's own purgatory, shared with `handoff plan`.
+  static let purgatoryOptions = [
+    OptionSpec(
+      ["--no-verify"],
+      help: "Do not check the segments' digests in the purgatory before the jump."),
+    OptionSpec(
+      ["--lab-corrupt-segment"], value: "index",
+      help: "Damage one byte of a segment after its digest was taken.", hidden: true),
+  ]
+
+  static let options =
+    requestOptions + [
+      OptionSpec(
+        ["--syscall"], value: "syscall",
+        help: "The system call that loads the kernel: auto (the default: kexec_load, or "
+          + "kexec_file_load when the kernel refuses kexec_load), kexec_load or kexec_file_load.")
+    ] + purgatoryOptions + [debugOption]
 
   static let help = CommandHelp(
     name: "load",
@@ -26,6 +41,11 @@ enum LoadCommand {
     arguments: [("<kernel>", "The kernel image to load, a bzImage.")],
     options: options,
     discussion: [
+      "Through kexec_load, Handoff places the segments itself and its own purgatory checks",
+      "each segment's digest before it jumps, halting with a message on the serial port if",
+      "one was damaged. kexec_file_load lets the running kernel place them and bring its own",
+      "purgatory; it is the only call allowed under lockdown, and needs a signed image there.",
+      "",
       "EXAMPLES:",
       "  handoff load /boot/vmlinuz-6.12.48+deb13-amd64 \\",
       "    --initrd /boot/initrd.img-6.12.48+deb13-amd64 --reuse-cmdline",
@@ -36,7 +56,8 @@ enum LoadCommand {
     throws(HandoffError) -> Int32
   {
     let request = try request(from: scanned)
-    try load(request, context)
+    let syscall = try syscallChoice(scanned.value("--syscall"))
+    try load(request, syscall: syscall, options: try planOptions(from: scanned), context)
     context.debug("loaded \(request.kernelPath); boot it with 'handoff exec'")
     return ExitStatus.success
   }
@@ -48,11 +69,6 @@ enum LoadCommand {
     }
     if scanned.positionals.count > 1 {
       throw .usage("Unexpected argument '\(scanned.positionals[1])'")
-    }
-    if let syscall = scanned.value("--syscall"), syscall != "kexec_file_load" {
-      throw .usage(
-        "The value '\(syscall)' is invalid for '--syscall <syscall>'; the supported value is "
-          + "'kexec_file_load'")
     }
 
     // at most one source for the command line
@@ -74,11 +90,40 @@ enum LoadCommand {
       kernelPath: kernel, initrdPaths: scanned.values("--initrd"), commandLine: commandLine)
   }
 
-  /// Loads through kexec_file_load, with debug lines when asked for.
-  static func load<System: SystemCalls>(_ request: LoadRequest, _ context: Context<System>)
-    throws(HandoffError)
-  {
-    let loader = FileLoader(system: context.system, debug: { context.debug($0) })
-    try loader.load(request)
+  /// The purgatory's options the scanned arguments ask for.
+  static func planOptions(from scanned: ScannedArguments) throws(HandoffError) -> PlanOptions {
+    var options = PlanOptions(verify: !scanned.has("--no-verify"))
+    if let text = scanned.value("--lab-corrupt-segment") {
+      guard let index = Int(text), index >= 0 else {
+        throw .usage("The value '\(text)' is invalid for '--lab-corrupt-segment <index>'")
+      }
+      options.corruptSegment = index
+      options.announce = true
+    }
+    return options
+  }
+
+  static func syscallChoice(_ text: String?) throws(HandoffError) -> SyscallChoice {
+    guard let text else { return .auto }
+    guard let choice = SyscallChoice(rawValue: text) else {
+      throw .usage(
+        "The value '\(text)' is invalid for '--syscall <syscall>'; use auto, kexec_load or "
+          + "kexec_file_load")
+    }
+    return choice
+  }
+
+  /// Loads, telling on standard error when auto mode fell back to kexec_file_load.
+  static func load<System: SystemCalls>(
+    _ request: LoadRequest, syscall: SyscallChoice, options: PlanOptions,
+    _ context: Context<System>
+  ) throws(HandoffError) {
+    let loader = Loader(system: context.system, debug: { context.debug($0) })
+    let outcome = try loader.load(request, syscall: syscall, options: options)
+    if let reason = outcome.fallbackReason {
+      context.console.warn(
+        "Note: \(reason); loaded through kexec_file_load instead, where the running kernel's "
+          + "purgatory runs, so Handoff's own segment check and its serial report are not available.")
+    }
   }
 }

@@ -8,11 +8,14 @@ struct OptionSpec {
   var valueName: String?
   /// The help sentence.
   var help: String
+  /// Left out of help: options for the lab, not for users.
+  var hidden: Bool
 
-  init(_ names: [String], value: String? = nil, help: String) {
+  init(_ names: [String], value: String? = nil, help: String, hidden: Bool = false) {
     self.names = names
     self.valueName = value
     self.help = help
+    self.hidden = hidden
   }
 
   /// The option's first spelling: the key it is stored under.

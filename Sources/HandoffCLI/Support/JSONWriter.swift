@@ -20,6 +20,16 @@ struct JSONObject {
     members.append(quoted(key) + ": [" + joined(items, ", ") + "]")
   }
 
+  mutating func add(_ key: String, objects: [JSONObject]) {
+    var items: [String] = []
+    for object in objects { items.append(object.text) }
+    members.append(quoted(key) + ": [" + joined(items, ", ") + "]")
+  }
+
+  mutating func add(_ key: String, object: JSONObject) {
+    members.append(quoted(key) + ": " + object.text)
+  }
+
   /// The object on one line.
   var text: String { "{" + joined(members, ", ") + "}" }
 

@@ -78,10 +78,9 @@ public struct BzImage: Equatable, Sendable {
     setupSectors = sectors == 0 ? 4 : sectors
     let setupBytes = (setupSectors + 1) * 512
     let sysSize = Int(try reader.u32("syssize", at: 0x1f4))
+    try reader.require("setup_sects", at: 0, count: setupBytes)
     if version >= 0x0204 {
       try reader.require("syssize", at: setupBytes, count: sysSize * 16)
-    } else {
-      try reader.require("setup_sects", at: 0, count: setupBytes)
     }
 
     loadFlags = try reader.u8("loadflags", at: 0x211)

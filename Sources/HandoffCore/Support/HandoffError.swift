@@ -17,6 +17,10 @@ public enum HandoffError: Error, Equatable {
   case unsupportedImage(path: String, reason: String)
   /// A command line does not fit where the kernel reads it.
   case commandLineTooLong(length: Int, limit: Int, path: String)
+  /// A memory map (/proc/iomem, /sys/firmware/memmap or a copy) cannot be read.
+  case unsupportedMemoryMap(source: String, reason: String)
+  /// No free RAM fits a segment.
+  case placementFailed(segment: String, size: UInt64, constraint: String, free: String)
   /// `exec` was asked for with no kernel loaded.
   case nothingLoaded
   /// The command line of the tool itself was wrong.
@@ -45,6 +49,10 @@ extension HandoffError: CustomStringConvertible {
     case .commandLineTooLong(let length, let limit, let path):
       return "command line of \(length) bytes does not fit: \(path) has cmdline_size "
         + "\(limit), which holds at most \(limit - 1) bytes and the NUL"
+    case .unsupportedMemoryMap(let source, let reason):
+      return "\(source): not a memory map Handoff can read: \(reason)"
+    case .placementFailed(let segment, let size, let constraint, let free):
+      return "no room for the \(segment) segment (\(size) bytes, \(constraint)); free RAM: \(free)"
     case .nothingLoaded:
       return "no kernel is loaded; load one first with 'handoff load KERNEL'"
     case .usage(let message):

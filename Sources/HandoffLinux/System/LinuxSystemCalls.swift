@@ -109,6 +109,14 @@ public struct LinuxSystemCalls: SystemCalls {
     UInt32(handoff_geteuid())
   }
 
+  public func randomBytes(count: Int) -> [UInt8] {
+    var bytes = [UInt8](repeating: 0, count: count)
+    let filled = bytes.withUnsafeMutableBytes { buffer in
+      handoff_getrandom(buffer.baseAddress, buffer.count)
+    }
+    return filled == count ? bytes : []
+  }
+
   /// Keeps every segment's bytes pinned while the table of raw pointers to
   /// them is in use.
   private func withSegmentPointers(

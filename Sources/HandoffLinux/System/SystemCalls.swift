@@ -35,6 +35,10 @@ public protocol SystemCalls {
 
   /// The corresponding system call is `geteuid(2)`.
   func effectiveUserID() -> UInt32
+
+  /// `count` random bytes, or none when the kernel's pool is not ready. The
+  /// corresponding system call is `getrandom(2)` with GRND_NONBLOCK.
+  func randomBytes(count: Int) -> [UInt8]
 }
 
 /// One segment of a `kexec_load(2)` call: bytes to copy to a physical range.
@@ -48,6 +52,12 @@ public struct KexecSegment: Equatable, Sendable {
     self.destination = destination
     self.memorySize = memorySize
   }
+}
+
+/// Flags of `kexec_load(2)`: the architecture sits in the high 16 bits.
+public enum KexecLoadFlags {
+  public static let onCrash: UInt = 0x1
+  public static let architectureX86_64: UInt = 62 << 16
 }
 
 /// Flags of `kexec_file_load(2)`.

@@ -1,0 +1,98 @@
+import HandoffCore
+import HandoffLinux
+
+/// `handoff plan`: the segments a kexec_load would use, without loading.
+enum PlanCommand {
+  static let options =
+    LoadCommand.requestOptions + LoadCommand.purgatoryOptions + [
+      OptionSpec(
+        ["--memmap"], value: "file",
+        help: "Plan for another machine: a copy of its /proc/iomem, or of its "
+          + "/sys/firmware/memmap as 'START END TYPE' lines."),
+      InspectCommand.jsonOption,
+      debugOption,
+    ]
+
+  static let help = CommandHelp(
+    name: "plan",
+    abstract: "Show where a kexec_load of a kernel would put each segment, without loading.",
+    usage: "handoff plan <kernel> [--initrd <file> ...] "
+      + "[--cmdline <text> | --append <text> | --reuse-cmdline] [--memmap <file>] [--json]",
+    arguments: [("<kernel>", "The kernel image to plan for, a bzImage.")],
+    options: options)
+
+  static func run<System: SystemCalls>(_ scanned: ScannedArguments, _ context: Context<System>)
+    throws(HandoffError) -> Int32
+  {
+    let request = try LoadCommand.request(from: scanned)
+    let loader = SegmentLoader(system: context.system, debug: { context.debug($0) })
+    let plan = try loader.plan(
+      request, options: try LoadCommand.planOptions(from: scanned),
+      memoryMapFile: scanned.value("--memmap"))
+    context.console.output(scanned.has("--json") ? json(plan) + "\n" : text(plan))
+    return ExitStatus.success
+  }
+
+  static func text(_ plan: LoadPlan) -> String {
+    var lines = ["entry:        \(hex(plan.entry)) (purgatory)", "segments:"]
+    for (index, segment) in plan.segments.enumerated() {
+      lines.append(
+        "  \(index)  " + padded(segment.role, 12) + padded(segment.rangeText, 28)
+          + "\(segment.bytes.count) bytes, memsz \(segment.memorySize)")
+    }
+    let parameters = plan.purgatory
+    lines.append("purgatory:")
+    lines.append("  kernel entry  \(hex(parameters.kernelEntry))")
+    lines.append("  boot_params   \(hex(parameters.bootParams))")
+    lines.append(
+      "  verify        "
+        + (parameters.verify ? "xxh64 of \(parameters.regions.count) segments" : "off"))
+    for region in parameters.regions {
+      lines.append(
+        "    [\(hex(region.start)), \(hex(region.start + region.size)))  \(hex(region.digest))")
+    }
+    lines.append(
+      "  serial port   " + (parameters.serialPort == 0 ? "none" : hex(parameters.serialPort)))
+    var free: [String] = []
+    for range in plan.freeMemory { free.append(range.rangeText) }
+    lines.append("free RAM:     " + joined(free, ", "))
+    return joined(lines, "\n") + "\n"
+  }
+
+  static func json(_ plan: LoadPlan) -> String {
+    var segments: [JSONObject] = []
+    for segment in plan.segments {
+      var object = JSONObject()
+      object.add("role", segment.role)
+      object.add("start", segment.destination)
+      object.add("end", segment.destination + segment.memorySize)
+      object.add("bytes", segment.bytes.count)
+      object.add("memsz", segment.memorySize)
+      segments.append(object)
+    }
+    var regions: [JSONObject] = []
+    for region in plan.purgatory.regions {
+      var object = JSONObject()
+      object.add("start", region.start)
+      object.add("size", region.size)
+      object.add("digest", hex(region.digest))
+      regions.append(object)
+    }
+    var purgatory = JSONObject()
+    purgatory.add("kernel_entry", plan.purgatory.kernelEntry)
+    purgatory.add("boot_params", plan.purgatory.bootParams)
+    purgatory.add("serial_port", plan.purgatory.serialPort)
+    purgatory.add("verify", plan.purgatory.verify)
+    purgatory.add("digest", "xxh64")
+    purgatory.add("regions", objects: regions)
+    var object = JSONObject()
+    object.add("entry", plan.entry)
+    object.add("segments", objects: segments)
+    object.add("purgatory", object: purgatory)
+    return object.text
+  }
+
+  private static func padded(_ text: String, _ width: Int) -> String {
+    text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
+  }
+}

@@ -1,0 +1,67 @@
+/// One segment of a load plan: what it is, its bytes, and where they go.
+public struct PlannedSegment: Equatable, Sendable {
+  /// What the segment holds: kernel, initrd, boot_params, purgatory.
+  public var role: String
+  public var bytes: [UInt8]
+  public var destination: UInt64
+  /// Bytes of memory the segment occupies; the kernel zero-fills past `bytes`.
+  public var memorySize: UInt64
+
+  public init(role: String, bytes: [UInt8], destination: UInt64, memorySize: UInt64) {
+    self.role = role
+    self.bytes = bytes
+    self.destination = destination
+    self.memorySize = memorySize
+  }
+
+  /// `[destination, destination + memorySize)` in hex.
+  public var rangeText: String {
+    "[\(hex(destination)), \(hex(destination + memorySize)))"
+  }
+}
+
+/// Everything a `kexec_load(2)` call needs: the segments, the entry point
+/// (the purgatory's), and what the purgatory was told.
+public struct LoadPlan: Equatable, Sendable {
+  public var segments: [PlannedSegment]
+  /// Where execution starts after relocation: the purgatory's entry.
+  public var entry: UInt64
+  public var purgatory: PurgatoryParameters
+  /// RAM still free after placement.
+  public var freeMemory: [MemoryRange]
+
+  public init(
+    segments: [PlannedSegment], entry: UInt64, purgatory: PurgatoryParameters,
+    freeMemory: [MemoryRange]
+  ) {
+    self.segments = segments
+    self.entry = entry
+    self.purgatory = purgatory
+    self.freeMemory = freeMemory
+  }
+
+  /// The kernel refuses more segments than this.
+  public static let segmentLimit = 16
+}
+
+/// Choices that shape a plan beyond the image and the machine.
+public struct PlanOptions: Equatable, Sendable {
+  /// The purgatory checks every segment's digest before it jumps.
+  public var verify: Bool
+  /// The purgatory says on the serial port that the segments were verified.
+  public var announce: Bool
+  /// The 16550 UART the purgatory reports on; 0 for none.
+  public var serialPort: UInt16
+  /// Lab only: damage one byte of this segment after its digest was taken.
+  public var corruptSegment: Int?
+
+  public init(
+    verify: Bool = true, announce: Bool = false, serialPort: UInt16 = 0x3f8,
+    corruptSegment: Int? = nil
+  ) {
+    self.verify = verify
+    self.announce = announce
+    self.serialPort = serialPort
+    self.corruptSegment = corruptSegment
+  }
+}

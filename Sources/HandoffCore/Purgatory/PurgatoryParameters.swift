@@ -1,0 +1,133 @@
+// What the loader tells Handoff's purgatory, and how it writes that into the
+// parameter block inside the blob before the blob becomes a segment. The
+// layout is the one Purgatory/x86_64/entry.S reserves and Purgatory.swift
+// reads.
+
+/// One range of memory the purgatory checks: `[start, start + size)`, whose
+/// XXH64 must be `digest`.
+public struct PurgatoryRegion: Equatable, Sendable {
+  public var start: UInt64
+  public var size: UInt64
+  public var digest: UInt64
+
+  public init(start: UInt64, size: UInt64, digest: UInt64) {
+    self.start = start
+    self.size = size
+    self.digest = digest
+  }
+}
+
+/// The purgatory's parameter block: where to jump, where boot_params is,
+/// where to report, and which regions to check first.
+///
+/// In the blob it is 568 bytes at an 8-byte-aligned offset, every field a
+/// little-endian UInt64: magic (`HNOFFTPG` in memory), version 1,
+/// kernel_entry, boot_params, serial_port, flags (bit 0 verify, bit 1
+/// announce), region_count, then 16 regions of {start, size, digest,
+/// reserved}.
+public struct PurgatoryParameters: Equatable, Sendable {
+  /// Where the purgatory jumps: the kernel's 64-bit entry, load address + 0x200.
+  public var kernelEntry: UInt64
+  /// The physical address of boot_params, handed over in RSI.
+  public var bootParams: UInt64
+  /// The I/O port of the 16550 UART to report on; 0 for none.
+  public var serialPort: UInt16
+  /// Check every region's digest, and halt instead of jumping on a mismatch.
+  public var verify: Bool
+  /// Say on the serial port that the regions were verified.
+  public var announce: Bool
+  /// At most `regionLimit` regions, checked in this order.
+  public var regions: [PurgatoryRegion]
+
+  public init(
+    kernelEntry: UInt64, bootParams: UInt64, serialPort: UInt16, verify: Bool, announce: Bool,
+    regions: [PurgatoryRegion]
+  ) {
+    self.kernelEntry = kernelEntry
+    self.bootParams = bootParams
+    self.serialPort = serialPort
+    self.verify = verify
+    self.announce = announce
+    self.regions = regions
+  }
+
+  /// The block's first word, as bytes "HNOFFTPG".
+  public static let magic: UInt64 = 0x4750_5446_464f_4e48
+  /// The layout this writer and the purgatory share.
+  public static let version: UInt64 = 1
+  /// The purgatory has room for this many regions, as many as kexec_load
+  /// takes segments.
+  public static let regionLimit = 16
+  /// The block's size in bytes.
+  public static let size = Field.regions + regionLimit * Field.regionSize
+
+  /// Byte offsets inside the block.
+  public enum Field {
+    public static let magic = 0x00
+    public static let version = 0x08
+    public static let kernelEntry = 0x10
+    public static let bootParams = 0x18
+    public static let serialPort = 0x20
+    public static let flags = 0x28
+    public static let regionCount = 0x30
+    public static let regions = 0x38
+    /// Each region is {start, size, digest, reserved}.
+    public static let regionSize = 32
+  }
+
+  /// Bits of the flags word.
+  public enum Flag {
+    public static let verify: UInt64 = 1 << 0
+    public static let announce: UInt64 = 1 << 1
+  }
+
+  /// A copy of `blob` with this block written at `offset`, where the blob
+  /// has its (empty) parameter block. Unused region slots are zeroed.
+  public func patched(_ blob: [UInt8], at offset: Int) -> [UInt8] {
+    precondition(
+      regions.count <= Self.regionLimit,
+      "the purgatory checks at most \(Self.regionLimit) regions, not \(regions.count)")
+    precondition(
+      offset >= 0 && offset % 8 == 0 && offset <= blob.count - Self.size,
+      "no room for the purgatory's parameter block at offset \(offset)")
+    var block = blob
+    precondition(
+      Self.load(block, at: offset + Field.magic) == Self.magic
+        && Self.load(block, at: offset + Field.version) == Self.version,
+      "the blob has no version \(Self.version) parameter block at offset \(offset)")
+
+    var flags: UInt64 = 0
+    if verify { flags |= Flag.verify }
+    if announce { flags |= Flag.announce }
+    Self.store(kernelEntry, in: &block, at: offset + Field.kernelEntry)
+    Self.store(bootParams, in: &block, at: offset + Field.bootParams)
+    Self.store(UInt64(serialPort), in: &block, at: offset + Field.serialPort)
+    Self.store(flags, in: &block, at: offset + Field.flags)
+    Self.store(UInt64(regions.count), in: &block, at: offset + Field.regionCount)
+
+    for slot in 0..<Self.regionLimit {
+      let region =
+        slot < regions.count ? regions[slot] : PurgatoryRegion(start: 0, size: 0, digest: 0)
+      let base = offset + Field.regions + slot * Field.regionSize
+      Self.store(region.start, in: &block, at: base)
+      Self.store(region.size, in: &block, at: base + 8)
+      Self.store(region.digest, in: &block, at: base + 16)
+      Self.store(0, in: &block, at: base + 24)
+    }
+    return block
+  }
+
+  private static func store(_ value: UInt64, in bytes: inout [UInt8], at offset: Int) {
+    for index in 0..<8 {
+      bytes[offset + index] = UInt8(truncatingIfNeeded: value >> (8 * index))
+    }
+  }
+
+  private static func load(_ bytes: [UInt8], at offset: Int) -> UInt64 {
+    var value: UInt64 = 0
+    for index in (0..<8).reversed() {
+      value = value << 8 | UInt64(bytes[offset + index])
+    }
+    return value
+  }
+}

@@ -1,0 +1,75 @@
+import HandoffCore
+
+/// Which system call loads the kernel.
+public enum SyscallChoice: String, Equatable, Sendable {
+  /// kexec_load with Handoff's purgatory; kexec_file_load when the kernel
+  /// refuses kexec_load (lockdown, kexec_load_disabled, no CONFIG_KEXEC).
+  case auto
+  case kexecLoad = "kexec_load"
+  case kexecFileLoad = "kexec_file_load"
+}
+
+/// What a load did, for the command line to report.
+public struct LoadOutcome: Equatable, Sendable {
+  /// The system call that loaded the kernel.
+  public var syscall: SyscallChoice
+  /// Why auto mode fell back to kexec_file_load, in one sentence; nil when it did not.
+  public var fallbackReason: String?
+}
+
+/// Loads a kernel through the system call asked for, falling back from
+/// kexec_load to kexec_file_load in auto mode when the kernel refuses the former.
+public struct Loader<System: SystemCalls> {
+  public let system: System
+  public let debug: (String) -> Void
+
+  public init(system: System, debug: @escaping (String) -> Void = { _ in }) {
+    self.system = system
+    self.debug = debug
+  }
+
+  public func load(_ request: LoadRequest, syscall: SyscallChoice, options: PlanOptions)
+    throws(HandoffError) -> LoadOutcome
+  {
+    switch syscall {
+    case .kexecFileLoad:
+      try FileLoader(system: system, debug: debug).load(request)
+      return LoadOutcome(syscall: .kexecFileLoad, fallbackReason: nil)
+    case .kexecLoad:
+      try SegmentLoader(system: system, debug: debug).load(request, options: options)
+      return LoadOutcome(syscall: .kexecLoad, fallbackReason: nil)
+    case .auto:
+      do {
+        try SegmentLoader(system: system, debug: debug).load(request, options: options)
+        return LoadOutcome(syscall: .kexecLoad, fallbackReason: nil)
+      } catch .systemCall(let failure) {
+        guard let reason = fallbackReason(failure) else { throw .systemCall(failure) }
+        debug("\(failure.description); \(reason)")
+        try FileLoader(system: system, debug: debug).load(request)
+        return LoadOutcome(syscall: .kexecFileLoad, fallbackReason: reason)
+      }
+    }
+  }
+
+  /// Why kexec_load's refusal leaves kexec_file_load worth trying; nil when
+  /// the refusal would stop it too (not root) or says the image is bad.
+  func fallbackReason(_ failure: SystemCallFailure) -> String? {
+    let status = KexecStatus.read(from: system)
+    switch failure.errno {
+    case Errno.EPERM:
+      if let lockdown = status.lockdown, lockdown != "none" {
+        return "kexec_load is refused under lockdown (\(lockdown))"
+      }
+      if status.kexecLoadDisabled == true {
+        return "kexec_load is disabled (kexec_load_disabled is 1)"
+      }
+      return nil
+    case Errno.EACCES:
+      return "kexec_load is refused by IMA, which needs a file to appraise"
+    case Errno.ENOSYS:
+      return "the running kernel has no kexec_load"
+    default:
+      return nil
+    }
+  }
+}
