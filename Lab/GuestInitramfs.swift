@@ -12,8 +12,14 @@ struct GuestInitramfs {
   /// The initramfs of stage `index` of `plan`, with every later stage inside it.
   func build(_ plan: ChainPlan, stage index: Int) throws -> [UInt8] {
     var archive = CpioWriter()
-    for directory in ["bin", "dev", "etc", "proc", "sys", "tmp", "next", "mnt"] {
+    for directory in [
+      "bin", "dev", "etc", "lib", "lib/modules", "proc", "sys", "tmp", "next", "mnt",
+    ] {
       archive.addDirectory(directory)
+    }
+    for module in try plan.stages[index].kernel.modules() {
+      archive.addFile(
+        "lib/modules/" + module.lastPathComponent, contents: [UInt8](try Data(contentsOf: module)))
     }
     archive.addCharacterDevice("dev/console", major: 5, minor: 1)
     archive.addFile("bin/busybox", contents: busybox, mode: 0o755)
@@ -46,6 +52,7 @@ enum InitScript {
     mount -t sysfs sysfs /sys
     mount -t devtmpfs devtmpfs /dev 2>/dev/null
     mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
+    for module in /lib/modules/*.ko; do insmod "$module"; done
     mount -t efivarfs efivarfs /sys/firmware/efi/efivars 2>/dev/null
     echo "LAB: stage=$(cat /etc/handoff-stage)"
     echo "LAB: version=$(cat /proc/version)"

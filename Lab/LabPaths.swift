@@ -50,6 +50,14 @@ struct LabKernel {
   let release: String
   let image: URL
 
+  /// The kernel's modules the guest loads at boot (`make setup` fetches them).
+  func modules() throws -> [URL] {
+    let directory = image.deletingLastPathComponent().appendingPathComponent("modules")
+    return try FileManager.default.contentsOfDirectory(
+      at: directory, includingPropertiesForKeys: nil
+    ).filter { $0.pathExtension == "ko" }.sorted { $0.path < $1.path }
+  }
+
   /// Finds the kernel of `suite`, or says what is missing.
   static func find(_ suite: Suite, in paths: LabPaths) throws -> LabKernel {
     let directory = paths.kernelDirectory(suite)

@@ -5,8 +5,10 @@
 set -Eeuo pipefail
 
 cache="${HANDOFF_LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/handoff-lab}"
-packages=(qemu-system-x86 ovmf busybox-static musl-dev cpio)
+packages=(qemu-system-x86 ovmf busybox-static musl-dev cpio xz-utils zstd)
 suites=(bookworm trixie sid)
+# modules the guests load, uncompressed into the cache beside each kernel
+modules=(efivarfs)
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 lock=(-o DPkg::Lock::Timeout=300)
 
@@ -130,7 +132,7 @@ update_suite() {
 # fetch_kernel puts one suite's current cloud-amd64 bzImage into the cache.
 fetch_kernel() {
   local suite="$1" dest="$cache/kernels/$1"
-  if [[ -s $dest/vmlinuz && -s $dest/release ]]; then
+  if [[ -s $dest/vmlinuz && -s $dest/release ]] && has_modules "$dest"; then
     echo "kernel $suite: $(<"$dest/release") already there"
     return
   fi
@@ -158,9 +160,12 @@ fetch_kernel() {
     || fail "no cloud-amd64 image named by linux-image-cloud-amd64 in $suite"
 
   # newer suites split the image: the bzImage sits in linux-binary-<release>
-  local package
-  package="$(apt-cache "${opts[@]}" show --no-all-versions "$image" \
-    | sed -n 's/^Depends: //p' | grep -oE 'linux-binary-[^ ,]+' || true)"
+  # and the modules in linux-modules-<release>
+  local depends package modules_package
+  depends="$(apt-cache "${opts[@]}" show --no-all-versions "$image" \
+    | sed -n 's/^Depends: //p')"
+  package="$(grep -oE 'linux-binary-[^ ,]+' <<<"$depends" || true)"
+  modules_package="$(grep -oE 'linux-modules-[^ ,]+' <<<"$depends" || true)"
   package="${package:-$image}"
 
   # download and unpack
@@ -168,10 +173,12 @@ fetch_kernel() {
   mkdir -p "$deb" "$root"
   open_to_apt "$deb"
   cd "$deb"
-  run "downloading $package from $suite" \
-    apt-get "${opts[@]}" download "$package"
+  run "downloading $package $modules_package from $suite" \
+    apt-get "${opts[@]}" download "$package" $modules_package
   cd - >/dev/null
-  run "unpacking $package" dpkg-deb -x "$deb"/*.deb "$root"
+  for file in "$deb"/*.deb; do
+    run "unpacking $file" dpkg-deb -x "$file" "$root"
+  done
 
   # the bzImage is boot/vmlinuz-<release> or usr/lib/modules/<release>/vmlinuz
   local found=() vmlinuz release
@@ -195,9 +202,34 @@ fetch_kernel() {
   mkdir -p "$stage"
   cp "$vmlinuz" "$stage/vmlinuz"
   echo "$release" >"$stage/release"
+  copy_modules "$root" "$stage/modules"
   rm -rf "$dest"
   mv "$stage" "$dest"
   echo "kernel $suite: fetched $release from $package"
+}
+
+# has_modules tells whether a cached kernel has every module the guests load.
+has_modules() {
+  local module
+  for module in "${modules[@]}"; do
+    [[ -s $1/modules/$module.ko ]] || return 1
+  done
+}
+
+# copy_modules finds each module under an unpacked kernel package and
+# writes it uncompressed, since busybox's insmod reads plain .ko files.
+copy_modules() {
+  local root="$1" target="$2" module file
+  mkdir -p "$target"
+  for module in "${modules[@]}"; do
+    file="$(find "$root" -name "$module.ko*" -print -quit)"
+    [[ -n $file ]] || fail "no $module module in the kernel packages"
+    case $file in
+      *.ko.xz) xz -dc "$file" >"$target/$module.ko" ;;
+      *.ko.zst) zstd -qdc "$file" >"$target/$module.ko" ;;
+      *) cp "$file" "$target/$module.ko" ;;
+    esac
+  done
 }
 
 # the cache, by an absolute path since the downloads change directory

@@ -123,7 +123,8 @@ enum LoadCommand {
     if let reason = outcome.fallbackReason {
       context.console.warn(
         "Note: \(reason); loaded through kexec_file_load instead, where the running kernel's "
-          + "purgatory runs, so Handoff's own segment check and its serial report are not available.")
+          + "purgatory runs, so Handoff's own segment check and its serial report are not available."
+      )
     }
   }
 }

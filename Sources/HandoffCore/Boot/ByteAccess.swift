@@ -10,7 +10,8 @@ extension Array where Element == UInt8 {
   }
 
   mutating func store(bytes: ArraySlice<UInt8>, at offset: Int) {
-    precondition(offset >= 0 && offset + bytes.count <= count, "copy past the end of a boot structure")
+    precondition(
+      offset >= 0 && offset + bytes.count <= count, "copy past the end of a boot structure")
     var target = offset
     for byte in bytes {
       self[target] = byte

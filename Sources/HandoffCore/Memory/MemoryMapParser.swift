@@ -29,7 +29,10 @@ public enum MemoryMapParser {
         throw malformed(source, number, "the range ends before it starts")
       }
       // /proc/iomem shows zeros to readers without CAP_SYS_ADMIN
-      if first == 0, last == 0 { throw .unsupportedMemoryMap(source: source, reason: "all ranges read as zero; it must be read as root") }
+      if first == 0, last == 0 {
+        throw .unsupportedMemoryMap(
+          source: source, reason: "all ranges read as zero; it must be read as root")
+      }
       let range = MemoryRange(start: first, end: last + 1, kind: MemoryKind(linuxName: name))
       if !nested {
         ranges.append(range)
@@ -53,7 +56,8 @@ public enum MemoryMapParser {
       guard let first = parseHex(entry.start), let last = parseHex(entry.end), last >= first,
         last < UInt64.max
       else {
-        throw malformed(source, index, "entry \(index) has start '\(entry.start)' and end '\(entry.end)'")
+        throw malformed(
+          source, index, "entry \(index) has start '\(entry.start)' and end '\(entry.end)'")
       }
       ranges.append(
         MemoryRange(start: first, end: last + 1, kind: MemoryKind(linuxName: entry.type)))

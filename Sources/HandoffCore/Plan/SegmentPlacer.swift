@@ -34,7 +34,8 @@ public struct SegmentPlacer {
   public init(map: MemoryMap) {
     var free: [MemoryRange] = []
     for range in map.ram {
-      let start = max(SegmentPlacer.roundUp(range.start, SegmentPlacer.pageSize), SegmentPlacer.lowMemoryEnd)
+      let start = max(
+        SegmentPlacer.roundUp(range.start, SegmentPlacer.pageSize), SegmentPlacer.lowMemoryEnd)
       let end = range.end & ~(SegmentPlacer.pageSize - 1)
       if start < end { free.append(MemoryRange(start: start, end: end, kind: .ram)) }
     }
@@ -46,7 +47,9 @@ public struct SegmentPlacer {
   public var freeRanges: [MemoryRange] { free }
 
   /// Reserves a range for `segment` under `rule` and returns its start.
-  public mutating func place(_ segment: String, _ rule: PlacementRule) throws(HandoffError) -> UInt64 {
+  public mutating func place(_ segment: String, _ rule: PlacementRule) throws(HandoffError)
+    -> UInt64
+  {
     let size = SegmentPlacer.roundUp(rule.size, SegmentPlacer.pageSize)
     let alignment = max(rule.alignment, SegmentPlacer.pageSize)
     precondition(alignment & (alignment - 1) == 0, "alignment must be a power of two")
@@ -68,7 +71,8 @@ public struct SegmentPlacer {
     }
     throw .placementFailed(
       segment: segment, size: size,
-      constraint: "aligned to \(hex(alignment)), within [\(hex(rule.lowest)), \(hex(rule.highest)))",
+      constraint:
+        "aligned to \(hex(alignment)), within [\(hex(rule.lowest)), \(hex(rule.highest)))",
       free: describe(free))
   }
 
@@ -80,7 +84,9 @@ public struct SegmentPlacer {
         remaining.append(range)
         continue
       }
-      if range.start < start { remaining.append(MemoryRange(start: range.start, end: start, kind: .ram)) }
+      if range.start < start {
+        remaining.append(MemoryRange(start: range.start, end: start, kind: .ram))
+      }
       if range.end > end { remaining.append(MemoryRange(start: end, end: range.end, kind: .ram)) }
     }
     free = remaining
