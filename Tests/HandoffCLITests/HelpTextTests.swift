@@ -6,7 +6,7 @@ import Testing
 @Suite("Help and usage errors")
 struct HelpTextTests {
   static let overview = """
-    OVERVIEW: Boot a new Linux kernel from the running one, without going through firmware.
+    OVERVIEW: Boot a new Linux kernel from the running one, without firmware.
 
     USAGE: handoff <subcommand>
 
@@ -17,10 +17,10 @@ struct HelpTextTests {
     SUBCOMMANDS:
       inspect   Print what a kernel image's header says.
       load      Load a kernel to boot later with 'handoff exec'.
-      plan      Show where a kexec_load of a kernel would put each segment, without loading.
+      plan      Show where kexec_load would place each segment, without loading.
       exec      Boot the loaded kernel now, without going through firmware.
       unload    Unload the kernel staged by 'handoff load'.
-      status    Show whether a kernel or crash kernel is loaded, and what would stop a load.
+      status    Show what is loaded, and what would stop a load.
 
       See 'handoff help <subcommand>' for detailed help.
 
@@ -29,8 +29,8 @@ struct HelpTextTests {
   static let loadHelp = """
     OVERVIEW: Load a kernel to boot later with 'handoff exec'.
 
-    USAGE: handoff load <kernel> [--initrd <file> ...] \
-    [--cmdline <text> | --append <text> | --reuse-cmdline] [--syscall <syscall>]
+    USAGE: handoff load <kernel> [--initrd <file> ...] [--cmdline <text> | --append
+             <text> | --reuse-cmdline] [--syscall <syscall>]
 
     ARGUMENTS:
       <kernel>                The kernel image to load, a bzImage.
@@ -52,10 +52,11 @@ struct HelpTextTests {
                               error.
       -h, --help              Show help information.
 
-    Through kexec_load, Handoff places the segments itself and its own purgatory checks
-    each segment's digest before it jumps, halting with a message on the serial port if
-    one was damaged. kexec_file_load lets the running kernel place them and bring its own
-    purgatory; it is the only call allowed under lockdown, and needs a signed image there.
+    Through kexec_load, Handoff places the segments itself, and its own purgatory
+    checks each segment's digest before the jump: a damaged segment stops the
+    handoff with a message on the serial port. Through kexec_file_load the running
+    kernel places them and brings its own purgatory; it is the only call allowed
+    under lockdown, and needs an image signed with a key the kernel trusts.
 
     EXAMPLES:
       handoff load /boot/vmlinuz-6.12.48+deb13-amd64 \\

@@ -24,7 +24,7 @@ struct InspectCommandTests {
         format:            bzImage
         kernel version:    6.99.0-handmade (test@handoff) #1 SMP
         boot protocol:     2.15
-        setup size:        1024 bytes (1 sectors)
+        setup size:        1024 bytes (1 sector)
         kernel size:       4096 bytes
         payload:           gzip, 64 bytes at 0x100
         relocatable:       yes

@@ -13,7 +13,7 @@ struct CommandHelp {
 
   /// The full `--help` text.
   var text: String {
-    var lines = ["OVERVIEW: \(abstract)", "", "USAGE: \(usage)", ""]
+    var lines = ["OVERVIEW: \(abstract)", "", wrapped("USAGE: " + usage, indent: 9), ""]
     if !arguments.isEmpty {
       lines.append("ARGUMENTS:")
       for argument in arguments { lines.append(row(argument.name, argument.help)) }
@@ -40,6 +40,25 @@ struct CommandHelp {
 
   private var commandPath: String {
     name.isEmpty ? program : "\(program) \(name)"
+  }
+
+  /// `text` broken at spaces into lines of at most 80 columns, the later
+  /// ones indented by `indent`.
+  private func wrapped(_ text: String, indent: Int) -> String {
+    var result = ""
+    var column = 0
+    for word in text.split(separator: " ") {
+      if column > indent, column + 1 + word.count > 80 {
+        result += "\n" + String(repeating: " ", count: indent)
+        column = indent
+      } else if column > 0 {
+        result += " "
+        column += 1
+      }
+      result += word
+      column += word.count
+    }
+    return result
   }
 
   /// `left` in a 26-column gutter, then `right` wrapped to 80 columns.

@@ -23,13 +23,13 @@ enum ExecCommand {
   }
 
   /// Syncs and reboots into the loaded kernel; returns only by throwing.
-  /// Refuses, and does nothing else, when the kernel says nothing is loaded.
+  /// Refuses, and does nothing else, unless the kernel says a kernel is loaded.
   static func boot<System: SystemCalls>(_ context: Context<System>) throws(HandoffError) {
     switch KexecStatus.read(from: context.system).kernelLoaded {
     case false:
       throw .nothingLoaded
     case nil:
-      context.debug("\(SystemPaths.kexecLoaded) cannot be read; trying anyway")
+      throw .loadStateUnknown(path: SystemPaths.kexecLoaded)
     case true:
       break
     }

@@ -17,7 +17,7 @@ enum HandoffCommand {
 
   static let overview = CommandHelp(
     name: "",
-    abstract: "Boot a new Linux kernel from the running one, without going through firmware.",
+    abstract: "Boot a new Linux kernel from the running one, without firmware.",
     usage: "handoff <subcommand>",
     options: [OptionSpec(["--version"], help: "Show the version.")],
     discussion: subcommandList())

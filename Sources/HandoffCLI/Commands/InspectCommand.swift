@@ -43,7 +43,11 @@ enum InspectCommand {
       ("format", "bzImage"),
       ("kernel version", image.kernelVersion ?? "(none)"),
       ("boot protocol", image.protocolVersionText),
-      ("setup size", "\(image.setupSize) bytes (\(image.setupSectors) sectors)"),
+      (
+        "setup size",
+        "\(image.setupSize) bytes (\(image.setupSectors) "
+          + (image.setupSectors == 1 ? "sector)" : "sectors)")
+      ),
       ("kernel size", "\(image.kernelSize) bytes"),
       (
         "payload",

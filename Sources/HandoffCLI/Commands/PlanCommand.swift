@@ -15,7 +15,7 @@ enum PlanCommand {
 
   static let help = CommandHelp(
     name: "plan",
-    abstract: "Show where a kexec_load of a kernel would put each segment, without loading.",
+    abstract: "Show where kexec_load would place each segment, without loading.",
     usage: "handoff plan <kernel> [--initrd <file> ...] "
       + "[--cmdline <text> | --append <text> | --reuse-cmdline] [--memmap <file>] [--json]",
     arguments: [("<kernel>", "The kernel image to plan for, a bzImage.")],

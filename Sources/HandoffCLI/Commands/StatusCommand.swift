@@ -5,7 +5,7 @@ import HandoffLinux
 enum StatusCommand {
   static let help = CommandHelp(
     name: "status",
-    abstract: "Show whether a kernel or crash kernel is loaded, and what would stop a load.",
+    abstract: "Show what is loaded, and what would stop a load.",
     usage: "handoff status [--json]",
     options: [InspectCommand.jsonOption, debugOption])
 

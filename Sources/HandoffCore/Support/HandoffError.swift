@@ -23,6 +23,8 @@ public enum HandoffError: Error, Equatable {
   case placementFailed(segment: String, size: UInt64, constraint: String, free: String)
   /// `exec` was asked for with no kernel loaded.
   case nothingLoaded
+  /// `exec` cannot tell whether a kernel is loaded, so it does nothing.
+  case loadStateUnknown(path: String)
   /// The command line of the tool itself was wrong.
   case usage(String)
 }
@@ -54,7 +56,10 @@ extension HandoffError: CustomStringConvertible {
     case .placementFailed(let segment, let size, let constraint, let free):
       return "no room for the \(segment) segment (\(size) bytes, \(constraint)); free RAM: \(free)"
     case .nothingLoaded:
-      return "no kernel is loaded; load one first with 'handoff load KERNEL'"
+      return "no kernel is loaded; load one first"
+    case .loadStateUnknown(let path):
+      return "cannot tell whether a kernel is loaded: \(path) cannot be read (is sysfs "
+        + "mounted on /sys?); not booting"
     case .usage(let message):
       return message
     }

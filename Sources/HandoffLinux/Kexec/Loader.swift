@@ -45,10 +45,20 @@ public struct Loader<System: SystemCalls> {
       } catch .systemCall(let failure) {
         guard let reason = fallbackReason(failure) else { throw .systemCall(failure) }
         debug("\(failure.description); \(reason)")
-        try FileLoader(system: system, debug: debug).load(request)
-        return LoadOutcome(syscall: .kexecFileLoad, fallbackReason: reason)
+        return try loadThroughFile(request, because: reason)
+      } catch .unsupportedMemoryMap(let source, let problem) {
+        // without a memory map Handoff cannot place segments; the kernel can
+        return try loadThroughFile(
+          request, because: "Handoff cannot read the memory map (\(source): \(problem))")
       }
     }
+  }
+
+  private func loadThroughFile(_ request: LoadRequest, because reason: String)
+    throws(HandoffError) -> LoadOutcome
+  {
+    try FileLoader(system: system, debug: debug).load(request)
+    return LoadOutcome(syscall: .kexecFileLoad, fallbackReason: reason)
   }
 
   /// Why kexec_load's refusal leaves kexec_file_load worth trying; nil when
