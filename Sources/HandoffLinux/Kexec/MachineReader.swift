@@ -25,23 +25,24 @@ public struct MachineReader<System: SystemCalls> {
       rngSeed: system.randomBytes(count: 32))
   }
 
-  /// The memory map: from `file` when given, else /sys/firmware/memmap,
-  /// else /proc/iomem. Crash kernel reservations from /proc/iomem are kept
-  /// out of reach either way.
+  /// The memory map: from `file` when given (a copy of /proc/iomem, a
+  /// dump of /sys/firmware/memmap, or a copy of that directory), else
+  /// /sys/firmware/memmap, else /proc/iomem. Crash kernel reservations from
+  /// /proc/iomem are kept out of reach either way.
   public func memoryMap(file: String? = nil) throws(HandoffError) -> MemoryMap {
     if let file {
-      let text = String(decoding: try system.readFile(file), as: UTF8.self)
-      return try MemoryMapParser.parse(text, source: file)
+      do {
+        let text = String(decoding: try system.readFile(file), as: UTF8.self)
+        return try MemoryMapParser.parse(text, source: file)
+      } catch .notARegularFile(let path, let kind) {
+        let entries = firmwareEntries(under: file)
+        if entries.isEmpty { throw .notARegularFile(path: path, kind: kind) }
+        return try MemoryMapParser.parseFirmwareEntries(entries, source: file)
+      }
     }
     let iomem = try? MemoryMapParser.parseIomem(
       system.readText("/proc/iomem") ?? "", source: "/proc/iomem")
-    var entries: [(start: String, end: String, type: String)] = []
-    while let start = system.readText("/sys/firmware/memmap/\(entries.count)/start"),
-      let end = system.readText("/sys/firmware/memmap/\(entries.count)/end"),
-      let type = system.readText("/sys/firmware/memmap/\(entries.count)/type")
-    {
-      entries.append((start, end, type))
-    }
+    let entries = firmwareEntries(under: "/sys/firmware/memmap")
     if !entries.isEmpty {
       var map = try MemoryMapParser.parseFirmwareEntries(entries, source: "/sys/firmware/memmap")
       map.excluded = iomem?.excluded ?? []
@@ -54,6 +55,19 @@ public struct MachineReader<System: SystemCalls> {
     }
     debug("memory map: \(iomem.ranges.count) ranges from /proc/iomem")
     return iomem
+  }
+
+  /// The entries of a /sys/firmware/memmap directory, or a copy of one:
+  /// subdirectories 0, 1, ... each with start, end and type.
+  func firmwareEntries(under root: String) -> [(start: String, end: String, type: String)] {
+    var entries: [(start: String, end: String, type: String)] = []
+    while let start = system.readText("\(root)/\(entries.count)/start"),
+      let end = system.readText("\(root)/\(entries.count)/end"),
+      let type = system.readText("\(root)/\(entries.count)/type")
+    {
+      entries.append((start, end, type))
+    }
+    return entries
   }
 
   /// The EFI tables and runtime map, when the running kernel uses EFI
