@@ -6,6 +6,8 @@ let package = Package(
   products: [
     .library(name: "HandoffCore", targets: ["HandoffCore"]),
     .library(name: "HandoffLinux", targets: ["HandoffLinux"]),
+    // for the fuzz package in Fuzz/, which drives the command line in memory
+    .library(name: "HandoffCLI", targets: ["HandoffCLI"]),
     .executable(name: "handoff", targets: ["handoff"]),
   ],
   targets: [

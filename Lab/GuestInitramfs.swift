@@ -27,6 +27,13 @@ struct GuestInitramfs {
     archive.addSymlink("bin/kexec", target: "handoff")
     archive.addFile("init", contents: Array(InitScript.text.utf8), mode: 0o755)
     archive.addFile("etc/handoff-stage", contents: Array(plan.marker(stage: index).utf8))
+    if plan.scenario.residue != nil {
+      // the first stage leaves the marker in free RAM; the last waits for the host to read RAM
+      if index == 0 {
+        archive.addFile("etc/handoff-fill", contents: Array(plan.residueMarker.utf8))
+      }
+      if index + 1 == plan.stages.count { archive.addFile("etc/handoff-hold", contents: []) }
+    }
 
     if index + 1 < plan.stages.count {
       let next = plan.stages[index + 1]
@@ -59,6 +66,22 @@ enum InitScript {
     echo "LAB: cmdline=$(cat /proc/cmdline)"
     if [ -d /sys/firmware/efi ]; then echo "LAB: efi=yes"; else echo "LAB: efi=no"; fi
     echo "LAB: efivars=$(ls /sys/firmware/efi/efivars 2>/dev/null | wc -l)"
+    if [ -e /etc/handoff-fill ]; then
+      # 256 MiB of the 16-byte marker in a tmpfs, then freed: free pages
+      # that still hold it, as an old kernel's secrets would be
+      mount -t tmpfs -o size=320m tmpfs /mnt
+      cp /etc/handoff-fill /mnt/block
+      for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do
+        cat /mnt/block /mnt/block > /mnt/double && mv /mnt/double /mnt/block
+      done
+      for i in $(seq 256); do cat /mnt/block; done > /mnt/fill
+      echo "LAB: filled=$(wc -c < /mnt/fill)"
+      rm /mnt/block /mnt/fill
+      umount /mnt
+      sync
+      echo 3 > /proc/sys/vm/drop_caches
+      echo "LAB: freed; $(dmesg | grep -m 1 'mem auto-init')"
+    fi
     if [ -e /next/kexec-dialect ]; then
       echo "LAB: load-start"
       if kexec -l /next/vmlinuz --initrd=/next/initrd --command-line="$(cat /next/cmdline)" \\
@@ -80,6 +103,10 @@ enum InitScript {
       echo "LAB: handoff-failed"
     else
       echo "LAB: end"
+      if [ -e /etc/handoff-hold ]; then
+        echo "LAB: holding for the host to read RAM"
+        while true; do sleep 60; done
+      fi
     fi
     poweroff -f
     """

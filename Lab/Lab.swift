@@ -23,14 +23,34 @@ struct Lab {
 
     let runner = QemuRunner(paths: paths, echo: echo)
     let timeout = 60.0 + 90.0 * Double(plan.stages.count)
-    // a halted purgatory never powers off: stop once it has spoken
+
+    // a halted purgatory never powers off: stop once it has spoken. A
+    // residue scenario's last kernel waits for the host to read its RAM.
+    var census: Result<PatternCensus, Error>? = nil
+    let socket = runner.monitorSocket(for: plan)
+    let readRAM = socket.map { socket in
+      {
+        census = Result {
+          let files = try GuestMemory(socket: socket).save(
+            GuestMemory.q35RAM(memoryMiB: scenario.memoryMiB), into: paths.work)
+          defer { for file in files { try? FileManager.default.removeItem(at: file) } }
+          return try GuestMemory.census(of: files, marker: Array(plan.residueMarker.utf8))
+        }
+      }
+    }
     let (lines, timedOut) = try runner.run(
       try runner.arguments(for: plan, initrd: initrd), timeout: timeout,
-      finished: { $0.hasPrefix("handoff purgatory: segment") })
+      finished: {
+        $0.hasPrefix("handoff purgatory: segment") || $0 == "LAB: holding for the host to read RAM"
+      }, whenFinished: readRAM)
     let log = paths.work.appendingPathComponent("\(scenario.name).log")
     try lines.map { String(format: "%7.2f | ", $0.time) + $0.text }.joined(separator: "\n")
       .write(to: log, atomically: true, encoding: .utf8)
-    return (Verdict(plan: plan, lines: lines, timedOut: timedOut), plan, lines)
+    var verdict = Verdict(plan: plan, lines: lines, timedOut: timedOut)
+    if let residue = scenario.residue {
+      verdict.judgeResidue(residue, census: census, lines: lines)
+    }
+    return (verdict, plan, lines)
   }
 
   /// Runs every scenario in `scenarios`, printing one verdict each, and

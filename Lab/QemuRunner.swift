@@ -20,7 +20,8 @@ struct QemuRunner {
     var arguments = [
       "-M", plan.scenario.machine == .devices ? "q35,kernel-irqchip=split" : "q35",
       "-accel", "tcg", "-m", "\(plan.scenario.memoryMiB)", "-smp", "\(plan.scenario.cpus)",
-      "-nodefaults", "-display", "none", "-serial", "stdio", "-monitor", "none",
+      "-nodefaults", "-display", "none", "-serial", "stdio",
+      "-monitor", monitorSocket(for: plan).map { "unix:\($0.path),server=on,wait=off" } ?? "none",
       "-no-reboot",
       "-kernel", first.kernel.image.path, "-initrd", initrd.path,
       "-append", plan.commandLine(stage: 0),
@@ -50,10 +51,19 @@ struct QemuRunner {
     return arguments
   }
 
+  /// The human monitor's unix socket, for scenarios that read guest RAM.
+  func monitorSocket(for plan: ChainPlan) -> URL? {
+    guard plan.scenario.residue != nil else { return nil }
+    return paths.work.appendingPathComponent("\(plan.scenario.name).monitor")
+  }
+
   /// Runs the guest and returns its console, and whether it timed out.
-  /// `finished` ends the run early, a second after it first holds for a line.
+  /// `finished` ends the run early, a second after it first holds for a
+  /// line; `whenFinished`, if given, runs right then instead, with the guest
+  /// still there, and the run ends when it returns.
   func run(
-    _ arguments: [String], timeout: Double, finished: @escaping (String) -> Bool = { _ in false }
+    _ arguments: [String], timeout: Double, finished: @escaping (String) -> Bool = { _ in false },
+    whenFinished: (() -> Void)? = nil
   ) throws -> (lines: [ConsoleLine], timedOut: Bool) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/qemu-system-x86_64")
@@ -82,6 +92,11 @@ struct QemuRunner {
 
     var timedOut = false
     while process.isRunning {
+      if let whenFinished, collector.finishedAt != nil {
+        whenFinished()
+        process.terminate()
+        break
+      }
       if let finishedAt = collector.finishedAt, Date().timeIntervalSince(start) > finishedAt + 1 {
         process.terminate()
         break

@@ -35,6 +35,15 @@ enum Expectation {
   case purgatoryRefuses(segment: Int)
 }
 
+/// What the host must find in the last kernel's RAM of what the first wrote
+/// and freed before the handoff.
+enum Residue {
+  /// Pages of it survive, as kexec-tools leaves them: at least this many.
+  case survives(atLeastPages: Int)
+  /// The purgatory scrubbed it: not one page holds the marker.
+  case gone
+}
+
 /// A named lab scenario: a chain of kernels in one VM run.
 struct Scenario {
   let name: String
@@ -53,6 +62,10 @@ struct Scenario {
   var expectation = Expectation.handoffs
   /// Every kernel after the first must find its initrd above 4 GiB.
   var initrdAbove4GiB = false
+  /// The first stage fills 256 MiB with a marker and frees it before the
+  /// handoff; the host then reads the last kernel's RAM through QEMU's
+  /// monitor and counts the pages that still hold it.
+  var residue: Residue? = nil
 
   /// The five handoffs between kernel generations and firmware, through
   /// one system call; kexec_file_load's names start with `file-`.
@@ -92,6 +105,24 @@ struct Scenario {
         name: "highmem-6g", summary: "6.1 to 7.x in a 6 GiB guest; the initrd lands above 4 GiB",
         firmware: .seabios, suites: [.bookworm, .sid], memoryMiB: 6144, initrdAbove4GiB: true),
       Scenario(
+        name: "scrub-off",
+        summary: "6.1 frees 256 MiB of a marker and hands off to 7.x unscrubbed: 7.x's RAM has it",
+        firmware: .seabios, suites: [.bookworm, .sid], residue: .survives(atLeastPages: 1024)),
+      Scenario(
+        name: "scrub-on",
+        summary: "the same with 'handoff load --scrub': not one page of the marker is left",
+        firmware: .seabios, suites: [.bookworm, .sid], extraLoadOptions: "--scrub",
+        residue: .gone),
+      Scenario(
+        name: "scrub-efi-7.x-to-6.1",
+        summary: "the scrub under OVMF, 7.x to 6.1: the EFI runtime regions survive for 6.1",
+        firmware: .ovmf, suites: [.sid, .bookworm], extraLoadOptions: "--scrub", residue: .gone),
+      Scenario(
+        name: "scrub-highmem-6g",
+        summary: "the scrub in a 6 GiB guest: its own page tables reach the RAM above 4 GiB",
+        firmware: .seabios, suites: [.bookworm, .sid], memoryMiB: 6144,
+        extraLoadOptions: "--scrub", residue: .gone),
+      Scenario(
         name: "corrupt-segment",
         summary: "a kernel byte damaged after its digest: the purgatory names it and halts",
         firmware: .seabios, suites: [.bookworm, .sid], extraLoadOptions: "--lab-corrupt-segment 0",
@@ -128,6 +159,13 @@ struct ChainPlan {
 
   func marker(stage: Int) -> String {
     "stage-\(stage)-\(token)"
+  }
+
+  /// The 16 bytes the first stage repeats over 256 MiB and frees, in a
+  /// residue scenario: this run's token, so no earlier run's bytes count.
+  var residueMarker: String {
+    let digits = String(repeating: "0", count: max(0, 8 - token.count)) + token
+    return "SCRUB:" + digits + "!\n"
   }
 
   /// The command line of stage `stage`; the first comes from QEMU, the rest

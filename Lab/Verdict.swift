@@ -156,3 +156,58 @@ struct Verdict {
     evidence.append(line.text)
   }
 }
+
+extension Verdict {
+  /// Judges what the host found in the last kernel's RAM of the marker the
+  /// first stage wrote and freed, and keeps what the purgatory said about
+  /// its scrub, with the time it took on the host's clock.
+  mutating func judgeResidue(
+    _ residue: Residue, census: Result<PatternCensus, Error>?, lines: [ConsoleLine]
+  ) {
+    guard lines.contains(where: { $0.text == "LAB: filled=\(256 << 20)" }) else {
+      failures.append("the first stage did not fill 256 MiB with the marker")
+      return
+    }
+    if let plan = lines.first(where: {
+      $0.text.hasPrefix("debug: scrub: ") && $0.text.contains(" ranges")
+    }) {
+      evidence.append(plan.text)
+    }
+    let scrubbing = lines.first { $0.text.hasPrefix("handoff purgatory: scrubbing ") }
+    let scrubbed = lines.first { $0.text.hasPrefix("handoff purgatory: scrubbed ") }
+    if let scrubbing { evidence.append(scrubbing.text) }
+    if let scrubbing, let scrubbed {
+      evidence.append(
+        scrubbed.text
+          + String(format: " (%.2f s between the two lines, TCG)", scrubbed.time - scrubbing.time))
+    }
+
+    let found: PatternCensus
+    switch census {
+    case nil:
+      failures.append("the host never read the last kernel's RAM")
+      return
+    case .failure(let error):
+      failures.append("reading the guest's RAM failed: \(error)")
+      return
+    case .success(let census):
+      found = census
+    }
+    evidence.append(
+      "guest RAM after the handoff: \(found.patternPages) of \(found.pages) pages hold only the "
+        + "marker (\(found.patternPages * 4 / 1024) MiB), \(found.markedPages) hold it somewhere")
+    switch residue {
+    case .survives(let atLeast):
+      if found.patternPages < atLeast {
+        failures.append(
+          "only \(found.patternPages) pages of the marker survived the unscrubbed handoff, "
+            + "expected at least \(atLeast)")
+      }
+    case .gone:
+      if scrubbed == nil { failures.append("the purgatory never said it scrubbed") }
+      if found.markedPages > 0 {
+        failures.append("\(found.markedPages) pages still hold the marker after the scrub")
+      }
+    }
+  }
+}

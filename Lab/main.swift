@@ -7,8 +7,10 @@ let usage = """
   USAGE: handoff-lab list
          handoff-lab run [<scenario> ...] [--echo]
          handoff-lab demo [--echo]
+         handoff-lab bench [--rounds N] [--echo]
 
   run boots every scenario, or the ones named; --echo shows the guests' consoles.
+  bench times Handoff against Debian's kexec-tools, N rounds (5 unless told).
   Kernels and busybox come from 'make setup'; the guest binary from 'make static'.
   """
 
@@ -35,6 +37,12 @@ case "run":
   exit(lab.runAll(chosen) ? 0 : 1)
 case "demo":
   exit(lab.demo() ? 0 : 1)
+case "bench":
+  guard let rounds = Benchmark.rounds(from: Array(arguments.dropFirst())) else {
+    FileHandle.standardError.write(Data("bench takes --rounds N, N at least 1\n".utf8))
+    exit(64)
+  }
+  exit(Benchmark(paths: paths, echo: echo, rounds: rounds).run() ? 0 : 1)
 default:
   print(usage)
   exit(arguments.isEmpty ? 0 : 64)

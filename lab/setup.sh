@@ -5,7 +5,7 @@
 set -Eeuo pipefail
 
 cache="${HANDOFF_LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/handoff-lab}"
-packages=(qemu-system-x86 ovmf busybox-static musl-dev cpio xz-utils zstd)
+packages=(qemu-system-x86 ovmf busybox-static musl-dev cpio xz-utils zstd kexec-tools)
 suites=(bookworm trixie sid)
 # modules the guests load, uncompressed into the cache beside each kernel
 modules=(efivarfs)
@@ -64,6 +64,11 @@ if ((${#missing[@]} == 0)); then
   echo "packages: ${packages[*]} already there"
 else
   need_root "installing ${missing[*]}"
+  # kexec-tools is only carried into the bench's guests: its init script must
+  # never load a kernel for this machine's own reboots
+  if [[ " ${missing[*]} " == *" kexec-tools "* ]]; then
+    echo 'kexec-tools kexec-tools/load_kexec boolean false' | debconf-set-selections
+  fi
   run "apt-get update" apt-get "${lock[@]}" update
   run "installing ${missing[*]}" \
     apt-get "${lock[@]}" install -y --no-install-recommends "${missing[@]}"

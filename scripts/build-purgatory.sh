@@ -56,7 +56,8 @@ echo "build-purgatory: compiling"
   -wmo -parse-as-library -target x86_64-unknown-none-elf -Osize \
   -Xfrontend -disable-stack-protector -Xfrontend -function-sections \
   -module-name Purgatory \
-  -c "$source_dir/Purgatory.swift" "$root/Sources/HandoffCore/Digest/XXH64.swift" \
+  -c "$source_dir/Purgatory.swift" "$source_dir/Scrub.swift" \
+  "$root/Sources/HandoffCore/Digest/XXH64.swift" \
   -o "$build/purgatory.o"
 "$clang" --target=x86_64-unknown-none-elf -c "$source_dir/entry.S" -o "$build/entry.o"
 
@@ -133,8 +134,9 @@ mkdir -p "$(dirname "$swift_file")"
   echo "  /// Where the parameter block starts: PurgatoryParameters patches it here."
   printf '  public static let parametersOffset = 0x%x\n' "$parameters"
   echo
-  echo "  /// How much memory the segment needs: the blob, then its bss (the stack)"
-  echo "  /// zeroed by the kernel, rounded up to a page."
+  echo "  /// How much memory the segment needs: the blob, then its bss (the stack"
+  echo "  /// and the IDT) zeroed by the kernel, rounded up to a page. A scrub's page"
+  echo "  /// tables go past this."
   printf '  public static let memorySize = 0x%x\n' "$memory_end"
   echo "}"
 } >"$swift_file.tmp"

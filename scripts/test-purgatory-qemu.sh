@@ -45,6 +45,11 @@ entry_offset=$(offset entryOffset)
 
 failures=0
 
+# The CPU model and the harness's scrub settings (-D definitions) for the
+# next run; scrub cases set them, and run resets them.
+cpu=qemu64
+scrub_defines=()
+
 # run NAME DEST FLAGS PATCH CORRUPT EXIT EXPECTED... : boots the harness and
 # checks that QEMU's serial output holds every EXPECTED line, in order, and
 # nothing after the last; EXIT is QEMU's exit status, or "halts" when the
@@ -59,7 +64,7 @@ run() {
     cd "$dir"
     "$toolchain/bin/clang" --target=x86_64-unknown-none-elf -c \
       -DDEST="$dest" -DPARAMETERS_OFFSET="$parameters_offset" -DMEMORY_SIZE="$memory_size" \
-      -DFLAGS="$flags" -DPATCH="$patch" -DCORRUPT="$corrupt" \
+      -DFLAGS="$flags" -DPATCH="$patch" -DCORRUPT="$corrupt" "${scrub_defines[@]}" \
       "$root/Purgatory/x86_64/qemu-harness.S" -o harness.o
     "$toolchain/bin/ld.lld" -static --image-base=0x100000 --section-start=.harness=0x100000 -e entry32 harness.o -o harness.elf
     "$toolchain/bin/llvm-objcopy" -O binary harness.elf harness.bin
@@ -69,7 +74,7 @@ run() {
   # purgatory that halts is stopped once its last line is out, or after 60 s
   local log=$dir/serial.log status
   : >"$log"
-  "$qemu" -machine pc -accel tcg -cpu qemu64 -m 512M -display none -monitor none \
+  "$qemu" -machine pc -accel tcg -cpu "$cpu" -m 512M -display none -monitor none \
     -serial "file:$log" -device isa-debug-exit,iobase=0xf4,iosize=0x04 -no-reboot \
     -kernel "$dir/harness.bin" 2>"$dir/qemu.log" &
   local pid=$! waited=0
@@ -107,6 +112,8 @@ run() {
     fi
     failures=$((failures + 1))
   fi
+  cpu=qemu64
+  scrub_defines=()
 }
 
 kernel_ok="fake kernel: reached with RSI = boot_params, CS 0x10, DS/ES/SS 0x18, RBX/RBP/RDI 0, a stack in the segment, SSE on"
@@ -127,6 +134,44 @@ run corrupted 0x7f3000 3 1 1 halts \
 # loader forgot to patch it
 run unpatched 0x7f3000 0 0 0 halts \
   "handoff purgatory: the parameter block is not valid; halting"
+
+# Scrubbing: the harness fills 8 MiB at 0x1000000 and asks for two ranges
+# inside it zeroed, with a page kept between them; the fake kernel checks the
+# bytes and that CR3 points into the segment's page-table room. The map
+# covers the guest's 512 MiB; room for four table pages is enough for any
+# of the page sizes and levels, one page is not.
+scrubbing="handoff purgatory: scrubbing 7335936 bytes in 2 ranges; identity map [0x0, 0x20000000)"
+scrubbed="handoff purgatory: scrubbed 7335936 bytes with rep"
+scrub_ok="fake kernel: the scrub ranges read zero, the gaps between them do not, and CR3 is the purgatory's"
+scrub_room=(-DSCRUB=1 -DTABLE_BYTES=0x4000 -DMAP_END=0x20000000)
+
+scrub_defines=("${scrub_room[@]}")
+run scrub-2mib 0x7f3000 7 1 0 33 \
+  "handoff purgatory: 4 segments verified" "$scrubbing in 2 MiB pages, 4 levels" \
+  "$scrubbed stosq" "$scrub_ok" "$kernel_ok"
+cpu=qemu64,+pdpe1gb,+erms scrub_defines=("${scrub_room[@]}")
+run scrub-1gib-erms 0x1ffcd000 7 1 0 33 \
+  "handoff purgatory: 4 segments verified" "$scrubbing in 1 GiB pages, 4 levels" \
+  "$scrubbed stosb" "$scrub_ok" "$kernel_ok"
+cpu=qemu64,+la57 scrub_defines=("${scrub_room[@]}" -DLA57=1)
+run scrub-5-level 0x3000 6 1 0 33 \
+  "handoff purgatory: segments not verified" "$scrubbing in 2 MiB pages, 5 levels" \
+  "$scrubbed stosq" "$scrub_ok" "$kernel_ok"
+scrub_defines=(-DSCRUB=1 -DTABLE_BYTES=0x1000 -DMAP_END=0x20000000)
+run scrub-no-room 0x7f3000 7 1 0 halts \
+  "handoff purgatory: 4 segments verified" \
+  "handoff purgatory: the page tables need 3 pages, the segment has room for 1; halting"
+scrub_defines=(-DSCRUB=2 -DTABLE_BYTES=0x4000 -DMAP_END=0x20000000)
+run scrub-over-segment 0x7f3000 7 1 0 halts \
+  "handoff purgatory: 4 segments verified" \
+  "handoff purgatory: scrub range 1 [0x501000, 0x502000) overlaps a segment; halting"
+# a kernel entry past the end of the identity map: the jump faults, and the
+# purgatory's own IDT reports it
+scrub_defines=("${scrub_room[@]}" -DSTRAY_ENTRY=1)
+run scrub-stray-entry 0x7f3000 7 1 0 halts \
+  "handoff purgatory: 4 segments verified" "$scrubbing in 2 MiB pages, 4 levels" \
+  "$scrubbed stosq" \
+  "handoff purgatory: CPU exception 14 at 0x30000000, page fault at 0x30000000; halting"
 
 if ((failures > 0)); then
   echo "test-purgatory-qemu: $failures case(s) failed"

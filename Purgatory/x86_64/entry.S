@@ -8,10 +8,9 @@
  * relative to RIP, and the loader may place it at any page-aligned physical
  * address below 4 GiB.
  *
- * There is no IDT of its own: an exception here (a failed Swift check is a
- * ud2) lands in whatever relocate_kernel left, which on current kernels is
- * a set of halting stubs in its control page and on older ones nothing, so
- * a triple fault resets the machine.
+ * It brings its own IDT as well, since a scrub may zero the control page
+ * where current kernels keep theirs: an exception (a failed Swift check is
+ * a ud2) prints its vector and address on the serial port and halts.
  */
 
 #define BOOT_CS 0x10
@@ -25,11 +24,17 @@
 
 /* the parameter block; PurgatoryParameters.swift writes the same layout */
 #define PARAMETERS_MAGIC 0x47505446464f4e48 /* "HNOFFTPG" in memory */
-#define PARAMETERS_VERSION 1
+#define PARAMETERS_VERSION 2
 #define PARAMETER_KERNEL_ENTRY 0x10
 #define PARAMETER_BOOT_PARAMS 0x18
 #define PARAMETER_REGIONS_MAX 16
 #define PARAMETER_REGION_SIZE 32
+#define PARAMETER_SCRUB_MAX 64
+#define PARAMETER_SCRUB_SIZE 16
+
+/* the exceptions that push an error code: 8, 10-14, 17, 21, 29 and 30 */
+#define ERROR_CODE_VECTORS 0x60227d00
+#define IDT_VECTORS 32
 
 #define STACK_SIZE 8192
 
@@ -74,8 +79,43 @@ purgatory_start:
 	movq	%rax, %cr4
 	ldmxcsr	mxcsr_default(%rip)
 
-	/* check the segments; returns only if the kernel may run */
+	/*
+	 * an IDT of our own: 32 interrupt gates into the stubs below, each
+	 * {offset 15:0, __BOOT_CS, present 64-bit interrupt gate, offset 31:16,
+	 * offset 63:32, 0}
+	 */
+	leaq	idt(%rip), %rdi
+	leaq	exception_stubs(%rip), %rdx
+	movl	$IDT_VECTORS, %ecx
+	movabsq	$((BOOT_CS << 16) | (0x8e << 40)), %r9 /* present, type 0xe */
+2:	movq	%rdx, %rax
+	andl	$0xffff, %eax
+	orq	%r9, %rax
+	movq	%rdx, %r8
+	shrq	$16, %r8
+	andq	$0xffff, %r8
+	shlq	$48, %r8
+	orq	%r8, %rax
+	movq	%rax, (%rdi)
+	movq	%rdx, %rax
+	shrq	$32, %rax
+	movq	%rax, 8(%rdi)
+	addq	$16, %rdi
+	addq	$8, %rdx
+	decl	%ecx
+	jnz	2b
+	leaq	idt(%rip), %rax
+	movq	%rax, idt_pointer + 2(%rip)
+	lidt	idt_pointer(%rip)
+
+	/*
+	 * check the segments, and scrub when asked; returns only if the kernel
+	 * may run. The page tables for a scrub go past the bss, where the
+	 * segment's memsz leaves them room.
+	 */
 	leaq	purgatory_parameters(%rip), %rdi
+	leaq	purgatory_memory_end(%rip), %rsi
+	leaq	purgatory_start(%rip), %rdx
 	call	purgatory_main
 
 	/* hand over: RSI = boot_params, RBX, RBP and RDI zero, RIP = entry */
@@ -109,6 +149,59 @@ purgatory_inb:
 	retq
 	.size purgatory_inb, . - purgatory_inb
 
+/* void purgatory_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]) */
+	.globl purgatory_cpuid
+	.type purgatory_cpuid, @function
+purgatory_cpuid:
+	pushq	%rbx
+	movq	%rdx, %r8
+	movl	%edi, %eax
+	movl	%esi, %ecx
+	cpuid
+	movl	%eax, (%r8)
+	movl	%ebx, 4(%r8)
+	movl	%ecx, 8(%r8)
+	movl	%edx, 12(%r8)
+	popq	%rbx
+	retq
+	.size purgatory_cpuid, . - purgatory_cpuid
+
+/* uint64_t purgatory_read_cr4(void) */
+	.globl purgatory_read_cr4
+	.type purgatory_read_cr4, @function
+purgatory_read_cr4:
+	movq	%cr4, %rax
+	retq
+	.size purgatory_read_cr4, . - purgatory_read_cr4
+
+/* void purgatory_write_cr3(uint64_t root), which also flushes the TLB */
+	.globl purgatory_write_cr3
+	.type purgatory_write_cr3, @function
+purgatory_write_cr3:
+	movq	%rdi, %cr3
+	retq
+	.size purgatory_write_cr3, . - purgatory_write_cr3
+
+/*
+ * void purgatory_zero(uint64_t start, uint64_t size, bool bytes): rep stosb
+ * when the CPU has fast string stores (ERMS), else rep stosq, for which
+ * `size` must be a multiple of 8; no SSE either way
+ */
+	.globl purgatory_zero
+	.type purgatory_zero, @function
+purgatory_zero:
+	xorl	%eax, %eax
+	testb	%dl, %dl
+	jz	1f
+	movq	%rsi, %rcx
+	rep stosb
+	retq
+1:	movq	%rsi, %rcx
+	shrq	$3, %rcx
+	rep stosq
+	retq
+	.size purgatory_zero, . - purgatory_zero
+
 /* void purgatory_halt(void), which never returns */
 	.globl purgatory_halt
 	.type purgatory_halt, @function
@@ -117,6 +210,33 @@ purgatory_halt:
 1:	hlt
 	jmp	1b
 	.size purgatory_halt, . - purgatory_halt
+
+/*
+ * One stub per vector, 8 bytes apart: push the vector, then the common part
+ * finds RIP above the error code, if the vector has one, and reports
+ */
+	.balign 8
+exception_stubs:
+	.set vector, 0
+	.rept IDT_VECTORS
+	.balign 8
+	pushq	$vector
+	jmp	exception_common
+	.set vector, vector + 1
+	.endr
+
+exception_common:
+	movq	(%rsp), %rdi
+	movq	8(%rsp), %rsi
+	movl	$ERROR_CODE_VECTORS, %eax
+	btl	%edi, %eax
+	jnc	1f
+	movq	16(%rsp), %rsi
+1:	movq	%cr2, %rdx
+	leaq	purgatory_parameters(%rip), %rcx
+	andq	$-16, %rsp
+	call	purgatory_exception
+	jmp	purgatory_halt
 
 	.section .rodata.entry, "a", @progbits
 	.balign 4
@@ -142,11 +262,18 @@ gdt_pointer:
 	.word	gdt_end - gdt - 1
 	.quad	0
 
+	/* lidt's, the same way */
+	.balign 8
+idt_pointer:
+	.word	IDT_VECTORS * 16 - 1
+	.quad	0
+
 	/*
 	 * What the loader patches, all little-endian 64-bit words: magic,
 	 * version, kernel_entry, boot_params, serial_port, flags (bit 0 verify,
-	 * bit 1 announce), region_count, then 16 regions of {start, size,
-	 * digest, reserved}.
+	 * bit 1 announce, bit 2 scrub), region_count, 16 regions of {start,
+	 * size, digest, memsz}, then for a scrub identity_map_end,
+	 * page_table_bytes, scrub_count and 64 ranges of {start, size}.
 	 */
 	.section .data.parameters, "aw", @progbits
 	.balign 8
@@ -161,9 +288,17 @@ purgatory_parameters:
 	.quad	0 /* flags */
 	.quad	0 /* region_count */
 	.fill	PARAMETER_REGIONS_MAX * PARAMETER_REGION_SIZE, 1, 0
+	.quad	0 /* identity_map_end */
+	.quad	0 /* page_table_bytes */
+	.quad	0 /* scrub_count */
+	.fill	PARAMETER_SCRUB_MAX * PARAMETER_SCRUB_SIZE, 1, 0
 	.size purgatory_parameters, . - purgatory_parameters
 
 	.section .bss.entry, "aw", @nobits
+	.balign 16
+idt:
+	.skip	IDT_VECTORS * 16
+
 	.balign 16
 stack:
 	.skip	STACK_SIZE

@@ -15,8 +15,29 @@
  * FLAGS (the block's flags word), PATCH (0 sets only the serial port, so
  * the block names no kernel) and
  * CORRUPT (1 flips a byte in the second region after its digest was taken).
+ * For a scrub, also SCRUB (1: two ranges inside a filled 8 MiB, which the
+ * kernel checks; 2: a range over a segment), TABLE_BYTES (room for page
+ * tables past the segment's memsz) and MAP_END; LA57 (1) enters 5-level
+ * paging instead of 4; STRAY_ENTRY (1) names a kernel entry outside the
+ * purgatory's identity map.
  * purgatory.bin must be in the assembler's working directory.
  */
+
+#ifndef SCRUB
+#define SCRUB 0
+#endif
+#ifndef TABLE_BYTES
+#define TABLE_BYTES 0
+#endif
+#ifndef MAP_END
+#define MAP_END 0
+#endif
+#ifndef LA57
+#define LA57 0
+#endif
+#ifndef STRAY_ENTRY
+#define STRAY_ENTRY 0
+#endif
 
 #define BOOT_PARAMS 0x12345000
 #define SERIAL 0x3f8
@@ -27,6 +48,18 @@
 #define REGION0 0x400000
 #define REGION1 0x500000
 #define REGION2 0x600003
+
+/* filled with 0xa5; the scrub ranges lie inside, with gaps it must keep */
+#define SCRUB_FILL 0x1000000
+#define SCRUB_FILL_END 0x1800000
+
+#define CR4_PAE (1 << 5)
+#define CR4_LA57 (1 << 12)
+#if LA57
+#define CR4_PAGING (CR4_PAE | CR4_LA57)
+#else
+#define CR4_PAGING CR4_PAE
+#endif
 
 	.section .harness, "awx", @progbits
 	.code32
@@ -71,11 +104,16 @@ entry32:
 	cmpl	$2048, %ecx
 	jne	1b
 
-	/* PAE, the page tables, EFER.LME, paging: long mode */
+	/* PAE (and LA57), the page tables, EFER.LME, paging: long mode */
 	movl	%cr4, %eax
-	orl	$(1 << 5), %eax
+	orl	$CR4_PAGING, %eax
 	movl	%eax, %cr4
+#if LA57
+	movl	$pml4 + 3, pml5
+	movl	$pml5, %eax
+#else
 	movl	$pml4, %eax
+#endif
 	movl	%eax, %cr3
 	movl	$0xc0000080, %ecx
 	rdmsr
@@ -108,13 +146,19 @@ entry64:
 	movq	$REGION2, %rdi
 	movq	$33, %rcx
 	call	fill
+#if SCRUB
+	movq	$SCRUB_FILL, %rdi
+	movq	$(SCRUB_FILL_END - SCRUB_FILL), %rcx
+	movb	$0xa5, %al
+	rep stosb
+#endif
 
 	/* the purgatory segment: the blob, then zeros up to its memsz */
 	leaq	blob(%rip), %rsi
 	movq	$DEST, %rdi
 	movq	$(blob_end - blob), %rcx
 	rep movsb
-	movq	$(MEMORY_SIZE - (blob_end - blob)), %rcx
+	movq	$(MEMORY_SIZE + TABLE_BYTES - (blob_end - blob)), %rcx
 	xorl	%eax, %eax
 	rep stosb
 
@@ -123,7 +167,11 @@ entry64:
 	movq	$SERIAL, %rax
 	movq	%rax, 0x20(%rdi)
 #if PATCH
+#if STRAY_ENTRY
+	movq	$0x30000000, %rax
+#else
 	movq	$fake_kernel, %rax
+#endif
 	movq	%rax, 0x10(%rdi)
 	movq	$BOOT_PARAMS, %rax
 	movq	%rax, 0x18(%rdi)
@@ -135,6 +183,22 @@ entry64:
 	leaq	regions(%rip), %rsi
 	movq	$((regions_end - regions) / 8), %rcx
 	rep movsq
+#if SCRUB
+	movq	$(DEST + PARAMETERS_OFFSET), %rdi
+	movq	$MAP_END, %rax
+	movq	%rax, 0x238(%rdi)
+	movq	$TABLE_BYTES, %rax
+	movq	%rax, 0x240(%rdi)
+	leaq	0x248(%rdi), %rdi
+#if SCRUB == 1
+	leaq	scrub_ranges(%rip), %rsi
+	movq	$((scrub_ranges_end - scrub_ranges) / 8), %rcx
+#else
+	leaq	bad_scrub_ranges(%rip), %rsi
+	movq	$((bad_scrub_ranges_end - bad_scrub_ranges) / 8), %rcx
+#endif
+	rep movsq
+#endif
 #endif
 
 #if CORRUPT
@@ -149,7 +213,7 @@ entry64:
 	movq	%cr0, %rax
 	orq	$((1 << 2) | (1 << 3)), %rax /* EM, TS */
 	movq	%rax, %cr0
-	movq	$(1 << 5), %rax
+	movq	$CR4_PAGING, %rax
 	movq	%rax, %cr4
 	lgdt	null_pointer(%rip)
 	lidt	null_pointer(%rip)
@@ -221,6 +285,36 @@ fake_kernel:
 	ja	fail
 	xorps	%xmm0, %xmm0
 	movups	%xmm0, sse_scratch(%rip)
+#if SCRUB
+	/* the purgatory's own page tables, and exactly the ranges zeroed */
+	leaq	bad_cr3(%rip), %r15
+	movq	%cr3, %rax
+	andq	$~0xfff, %rax
+	cmpq	$(DEST + MEMORY_SIZE), %rax
+	jb	fail
+	cmpq	$(DEST + MEMORY_SIZE + TABLE_BYTES), %rax
+	jae	fail
+	leaq	bad_scrub(%rip), %r15
+	movq	$SCRUB_FILL, %rdi
+	movq	$0x200000, %rcx
+	xorl	%eax, %eax
+	repe scasb
+	jne	fail
+	movq	$0x1000, %rcx
+	movb	$0xa5, %al
+	repe scasb
+	jne	fail
+	movq	$0x4ff000, %rcx
+	xorl	%eax, %eax
+	repe scasb
+	jne	fail
+	movq	$(SCRUB_FILL_END - 0x1700000), %rcx
+	movb	$0xa5, %al
+	repe scasb
+	jne	fail
+	leaq	scrub_ok(%rip), %rsi
+	call	puts
+#endif
 
 	leaq	kernel_ok(%rip), %rsi
 	call	puts
@@ -252,6 +346,8 @@ puts:
 
 kernel_ok:
 	.asciz	"fake kernel: reached with RSI = boot_params, CS 0x10, DS/ES/SS 0x18, RBX/RBP/RDI 0, a stack in the segment, SSE on\r\n"
+scrub_ok:
+	.asciz	"fake kernel: the scrub ranges read zero, the gaps between them do not, and CR3 is the purgatory's\r\n"
 kernel_bad:
 	.asciz	"fake kernel: reached, but wrong: "
 bad_rsi:
@@ -264,15 +360,33 @@ bad_ds:
 	.asciz	"DS, ES or SS is not 0x18\r\n"
 bad_stack:
 	.asciz	"RSP is not inside the purgatory segment\r\n"
+bad_cr3:
+	.asciz	"CR3 is not in the purgatory's page-table room\r\n"
+bad_scrub:
+	.asciz	"the memory around the scrub ranges is not as expected\r\n"
 
-/* {start, size, digest, reserved}: digests from the XXH64 known answers */
+/* {start, size, digest, memsz}: digests from the XXH64 known answers */
 	.balign 8
 regions:
-	.quad	REGION0, 100, 0xacd07a6400e07def, 0
-	.quad	REGION1, 0x100000, 0x45676a939f29526c, 0
-	.quad	REGION2, 33, 0x379b60150f2cfc7f, 0
+	.quad	REGION0, 100, 0xacd07a6400e07def, 0x1000
+	.quad	REGION1, 0x100000, 0x45676a939f29526c, 0x100000
+	.quad	REGION2, 33, 0x379b60150f2cfc7f, 33
 	.quad	0, 0, 0xef46db3751d8e999, 0
 regions_end:
+
+/* scrub_count, then {start, size}: two ranges with a page kept between */
+scrub_ranges:
+	.quad	2
+	.quad	SCRUB_FILL, 0x200000
+	.quad	SCRUB_FILL + 0x201000, 0x4ff000
+scrub_ranges_end:
+
+/* one good range, then one over the second region */
+bad_scrub_ranges:
+	.quad	2
+	.quad	SCRUB_FILL, 0x200000
+	.quad	REGION1 + 0x1000, 0x1000
+bad_scrub_ranges_end:
 
 	.balign 8
 harness_gdt:
@@ -296,6 +410,8 @@ blob:
 blob_end:
 
 	.balign 4096
+pml5:
+	.skip	4096
 pml4:
 	.skip	4096
 pdpt:

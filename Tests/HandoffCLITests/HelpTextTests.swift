@@ -48,6 +48,9 @@ struct HelpTextTests {
                               kexec_file_load.
       --no-verify             Do not check the segments' digests in the purgatory
                               before the jump.
+      --scrub                 Zero the RAM the running kernel leaves free, in the
+                              purgatory before the jump, and say so on the serial
+                              port. Needs kexec_load.
       --debug                 Print what is being done, step by step, to standard
                               error.
       -h, --help              Show help information.
@@ -57,6 +60,11 @@ struct HelpTextTests {
     handoff with a message on the serial port. Through kexec_file_load the running
     kernel places them and brings its own purgatory; it is the only call allowed
     under lockdown, and needs an image signed with a key the kernel trusts.
+
+    With --scrub the purgatory then zeroes all RAM that both /sys/firmware/memmap
+    and /proc/iomem call System RAM, except the segments, the EFI runtime regions,
+    a crash kernel's reservation and the first MiB, so the new kernel finds none
+    of the old one's data there. 'handoff plan --scrub' lists those ranges.
 
     EXAMPLES:
       handoff load /boot/vmlinuz-6.12.48+deb13-amd64 \\

@@ -22,7 +22,7 @@ struct PurgatoryParametersTests {
     let block = Block(bytes: patched, offset: offset)
 
     #expect(block.word(0x00) == 0x4750_5446_464f_4e48)
-    #expect(block.word(0x08) == 1)
+    #expect(block.word(0x08) == 2)
     #expect(block.word(0x10) == 0x100_0200)
     #expect(block.word(0x18) == 0x7ffe_0000)
     #expect(block.word(0x20) == 0x3f8)
@@ -33,7 +33,7 @@ struct PurgatoryParametersTests {
       #expect(block.word(base) == region.start)
       #expect(block.word(base + 8) == region.size)
       #expect(block.word(base + 16) == region.digest)
-      #expect(block.word(base + 24) == 0)
+      #expect(block.word(base + 24) == region.memorySize)
     }
   }
 
@@ -63,7 +63,7 @@ struct PurgatoryParametersTests {
     #expect(block.word(0x28) == (verify ? 1 : 0) | (announce ? 2 : 0))
   }
 
-  @Test("Sixteen regions fill every slot, the last ending where the block ends")
+  @Test("Sixteen regions fill every slot, the last ending where the scrub fields start")
   func sixteenRegions() {
     var parameters = Self.parameters
     parameters.regions = (0..<16).map {
@@ -75,7 +75,7 @@ struct PurgatoryParametersTests {
     #expect(block.word(0x30) == 16)
     #expect(block.word(0x38 + 15 * 32) == 15 << 24)
     #expect(block.word(0x38 + 15 * 32 + 16) == ~UInt64(15))
-    #expect(0x38 + 16 * 32 == PurgatoryParameters.size)
+    #expect(0x38 + 16 * 32 == PurgatoryParameters.Field.identityMapEnd)
   }
 
   @Test("Writing again over a patched blob replaces the earlier values")

@@ -31,6 +31,9 @@ public struct HandmadeBzImage: Sendable {
   public var handoverOffset: UInt32 = 0x190
   /// The first two bytes of the file; real images start with the EFI stub's `MZ`.
   public var signature: [UInt8] = [0x4d, 0x5a]
+  /// The short jump at 0x200 over the setup header; its second byte says
+  /// where the header ends (0x202 plus it), here just past handover_offset.
+  public var setupJump: [UInt8] = [0xeb, 0x66]
 
   /// Where the version string is placed, a file offset inside the setup code.
   public static let versionOffset = 0x300
@@ -46,6 +49,7 @@ public struct HandmadeBzImage: Sendable {
     put(&file, claimedSetupSectors ?? setupSectors, at: 0x1f1)
     put(&file, sysSize ?? UInt32((kernelLength + 15) / 16), at: 0x1f4)
     put(&file, bootFlag, at: 0x1fe)
+    file.replaceSubrange(0x200..<0x200 + setupJump.count, with: setupJump)
     file.replaceSubrange(0x202..<0x202 + header.count, with: header)
     put(&file, version, at: 0x206)
     put(&file, UInt16(HandmadeBzImage.versionOffset - 0x200), at: 0x20e)

@@ -34,6 +34,19 @@ public final class RecordingSystem: SystemCalls {
     }
   }
 
+  /// One `kexec_load(2)` call: the entry point, the segments and the flags.
+  public struct SegmentLoadCall: Equatable, Sendable {
+    public var entry: UInt64
+    public var segments: [KexecSegment]
+    public var flags: UInt
+
+    public init(entry: UInt64, segments: [KexecSegment], flags: UInt) {
+      self.entry = entry
+      self.segments = segments
+      self.flags = flags
+    }
+  }
+
   /// The files the fake serves, by path.
   public var files: [String: Entry] = [:]
   /// What `geteuid(2)` answers.
@@ -48,6 +61,8 @@ public final class RecordingSystem: SystemCalls {
   public private(set) var fileLoads: [FileLoadCall] = []
   /// Every `kexec_load` call's segments.
   public private(set) var loads: [[KexecSegment]] = []
+  /// Every `kexec_load` call, successful or not, with its entry and flags.
+  public private(set) var segmentLoads: [SegmentLoadCall] = []
 
   private var failures: [(call: String, path: String?, errno: Int32, spared: Int)] = []
   private var descriptors: [Int32: String] = [:]
@@ -176,6 +191,7 @@ public final class RecordingSystem: SystemCalls {
 
   public func kexecLoad(entry: UInt64, segments: [KexecSegment], flags: UInt) throws(HandoffError) {
     loads.append(segments)
+    segmentLoads.append(SegmentLoadCall(entry: entry, segments: segments, flags: flags))
     let call = KexecCallText.kexecLoad(entry: entry, segments: segments.count, flags: flags)
     try finish(call, name: "kexec_load")
     showLoaded(!segments.isEmpty)

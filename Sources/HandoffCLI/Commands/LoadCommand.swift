@@ -25,13 +25,18 @@ enum LoadCommand {
       help: "Damage one byte of a segment after its digest was taken.", hidden: true),
   ]
 
+  static let scrubOption = OptionSpec(
+    ["--scrub"],
+    help: "Zero the RAM the running kernel leaves free, in the purgatory before the jump, "
+      + "and say so on the serial port. Needs kexec_load.")
+
   static let options =
     requestOptions + [
       OptionSpec(
         ["--syscall"], value: "syscall",
         help: "The system call that loads the kernel: auto (the default: kexec_load, or "
           + "kexec_file_load when the kernel refuses kexec_load), kexec_load or kexec_file_load.")
-    ] + purgatoryOptions + [debugOption]
+    ] + purgatoryOptions + [scrubOption, debugOption]
 
   static let help = CommandHelp(
     name: "load",
@@ -47,6 +52,11 @@ enum LoadCommand {
       "kernel places them and brings its own purgatory; it is the only call allowed",
       "under lockdown, and needs an image signed with a key the kernel trusts.",
       "",
+      "With --scrub the purgatory then zeroes all RAM that both /sys/firmware/memmap",
+      "and /proc/iomem call System RAM, except the segments, the EFI runtime regions,",
+      "a crash kernel's reservation and the first MiB, so the new kernel finds none",
+      "of the old one's data there. 'handoff plan --scrub' lists those ranges.",
+      "",
       "EXAMPLES:",
       "  handoff load /boot/vmlinuz-6.12.48+deb13-amd64 \\",
       "    --initrd /boot/initrd.img-6.12.48+deb13-amd64 --reuse-cmdline",
@@ -58,6 +68,11 @@ enum LoadCommand {
   {
     let request = try request(from: scanned)
     let syscall = try syscallChoice(scanned.value("--syscall"))
+    if syscall == .kexecFileLoad && scanned.has("--scrub") {
+      throw .usage(
+        "'--scrub' and '--syscall kexec_file_load' cannot be used together: only Handoff's "
+          + "own purgatory, which kexec_load runs, scrubs RAM")
+    }
     try load(request, syscall: syscall, options: try planOptions(from: scanned), context)
     context.debug("loaded \(request.kernelPath); boot it with 'handoff exec'")
     return ExitStatus.success
@@ -94,6 +109,12 @@ enum LoadCommand {
   /// The purgatory's options the scanned arguments ask for.
   static func planOptions(from scanned: ScannedArguments) throws(HandoffError) -> PlanOptions {
     var options = PlanOptions(verify: !scanned.has("--no-verify"))
+
+    // a scrub of a large machine takes a while: the purgatory says why
+    if scanned.has("--scrub") {
+      options.scrub = true
+      options.announce = true
+    }
     if let text = scanned.value("--lab-corrupt-segment") {
       guard let index = Int(text), index >= 0 else {
         throw .usage("The value '\(text)' is invalid for '--lab-corrupt-segment <index>'")

@@ -6,6 +6,9 @@ enum PlanCommand {
   static let options =
     LoadCommand.requestOptions + LoadCommand.purgatoryOptions + [
       OptionSpec(
+        ["--scrub"],
+        help: "Plan a scrub too: list the RAM the purgatory would zero before the jump."),
+      OptionSpec(
         ["--memmap"], value: "file",
         help: "Plan for another machine: a copy of its /proc/iomem, or of its "
           + "/sys/firmware/memmap as 'START END TYPE' lines."),
@@ -17,7 +20,8 @@ enum PlanCommand {
     name: "plan",
     abstract: "Show where kexec_load would place each segment, without loading.",
     usage: "handoff plan <kernel> [--initrd <file> ...] "
-      + "[--cmdline <text> | --append <text> | --reuse-cmdline] [--memmap <file>] [--json]",
+      + "[--cmdline <text> | --append <text> | --reuse-cmdline] [--memmap <file>] [--scrub] "
+      + "[--json]",
     arguments: [("<kernel>", "The kernel image to plan for, a bzImage.")],
     options: options)
 
@@ -50,6 +54,16 @@ enum PlanCommand {
     for region in parameters.regions {
       lines.append(
         "    [\(hex(region.start)), \(hex(region.start + region.size)))  \(hex(region.digest))")
+    }
+    if let scrub = parameters.scrub {
+      lines.append(
+        "  scrub         \(scrub.totalBytes) bytes in \(scrub.ranges.count) ranges; identity map "
+          + "[0x0, \(hex(scrub.identityMapEnd))), \(scrub.pageTableBytes) bytes of page tables")
+      for range in scrub.ranges {
+        lines.append("    " + padded(range.rangeText, 28) + "\(range.size) bytes")
+      }
+    } else {
+      lines.append("  scrub         off")
     }
     lines.append(
       "  serial port   " + (parameters.serialPort == 0 ? "none" : hex(parameters.serialPort)))
@@ -85,6 +99,24 @@ enum PlanCommand {
     purgatory.add("verify", plan.purgatory.verify)
     purgatory.add("digest", "xxh64")
     purgatory.add("regions", objects: regions)
+    if let scrub = plan.purgatory.scrub {
+      var ranges: [JSONObject] = []
+      for range in scrub.ranges {
+        var object = JSONObject()
+        object.add("start", range.start)
+        object.add("end", range.end)
+        object.add("size", range.size)
+        ranges.append(object)
+      }
+      var object = JSONObject()
+      object.add("bytes", scrub.totalBytes)
+      object.add("identity_map_end", scrub.identityMapEnd)
+      object.add("page_table_bytes", scrub.pageTableBytes)
+      object.add("ranges", objects: ranges)
+      purgatory.add("scrub", object: object)
+    } else {
+      purgatory.add("scrub", nil as Bool?)
+    }
     var object = JSONObject()
     object.add("entry", plan.entry)
     object.add("segments", objects: segments)

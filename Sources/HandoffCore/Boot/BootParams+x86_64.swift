@@ -63,9 +63,12 @@ public struct X86BootParams {
 
   var e820: [MemoryRange] { environment.memoryMap.ranges }
 
+  /// The running kernel's efi_memdesc_size, unless it is smaller than a
+  /// descriptor or larger than a page: then efi_info is damaged, and a size
+  /// taken from it would make the segment gigabytes long.
   var descriptorSize: Int {
     let running = runningEFIInfo(field: 8)
-    return running >= 40 ? Int(running) : X86BootParams.defaultDescriptorSize
+    return (40...4096).contains(running) ? Int(running) : X86BootParams.defaultDescriptorSize
   }
 
   var layout: Layout {

@@ -77,10 +77,18 @@ public struct MemoryMap: Equatable, Sendable {
   /// Parts of RAM the running kernel keeps for itself, such as a crash
   /// kernel's reservation; segments avoid them.
   public var excluded: [MemoryRange]
+  /// RAM as the running kernel sees it, the top-level System RAM of
+  /// /proc/iomem, when the map itself came from the firmware's table: the
+  /// kernel turns parts of that RAM into reserved memory (EFI tables it
+  /// keeps, for one) without telling the firmware's table. Nil when only
+  /// one map was read.
+  public var kernelRAM: [MemoryRange]?
 
-  public init(ranges: [MemoryRange], excluded: [MemoryRange] = []) {
+  public init(ranges: [MemoryRange], excluded: [MemoryRange] = [], kernelRAM: [MemoryRange]? = nil)
+  {
     self.ranges = ranges.sorted { $0.start < $1.start }
     self.excluded = excluded
+    self.kernelRAM = kernelRAM
   }
 
   /// The RAM ranges, in address order.

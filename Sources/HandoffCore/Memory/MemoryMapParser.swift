@@ -3,8 +3,9 @@
 /// and a type name). Every malformed line is an error that names the source
 /// and the line.
 public enum MemoryMapParser {
-  /// Parses /proc/iomem. Top-level lines give the map; `Crash kernel` lines
-  /// nested in RAM become exclusions.
+  /// Parses /proc/iomem. Top-level lines of memory give the map (device
+  /// windows are left out); `Crash kernel` lines nested in RAM become
+  /// exclusions.
   public static func parseIomem(_ text: String, source: String) throws(HandoffError) -> MemoryMap {
     var ranges: [MemoryRange] = []
     var excluded: [MemoryRange] = []
@@ -35,6 +36,9 @@ public enum MemoryMapParser {
       }
       let range = MemoryRange(start: first, end: last + 1, kind: MemoryKind(linuxName: name))
       if !nested {
+        // device windows (PCI buses, IOAPIC, ROMs) are not memory the next
+        // kernel's e820 should list: it would reserve them and starve devices
+        if case .other = range.kind { continue }
         ranges.append(range)
       } else if name == "Crash kernel" {
         excluded.append(MemoryRange(start: range.start, end: range.end, kind: .reserved))
@@ -56,8 +60,9 @@ public enum MemoryMapParser {
       guard let first = parseHex(entry.start), let last = parseHex(entry.end), last >= first,
         last < UInt64.max
       else {
-        throw malformed(
-          source, index, "entry \(index) has start '\(entry.start)' and end '\(entry.end)'")
+        throw .unsupportedMemoryMap(
+          source: source,
+          reason: "entry \(index) has start '\(entry.start)' and end '\(entry.end)'")
       }
       ranges.append(
         MemoryRange(start: first, end: last + 1, kind: MemoryKind(linuxName: entry.type)))
@@ -76,11 +81,18 @@ public enum MemoryMapParser {
   {
     var entries: [(start: String, end: String, type: String)] = []
     var number = 0
-    for line in text.split(separator: "\n") {
+    for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
       number += 1
+      if line.allSatisfy({ $0 == " " }) { continue }
       let words = line.split(separator: " ", maxSplits: 2)
       guard words.count == 3 else {
         throw malformed(source, number, "expected 'START END TYPE'")
+      }
+      // the numbers are checked here, where the line is known
+      guard let first = parseHex(String(words[0])), let last = parseHex(String(words[1])),
+        last >= first, last < UInt64.max
+      else {
+        throw malformed(source, number, "'\(words[0]) \(words[1])' is not a range")
       }
       entries.append((String(words[0]), String(words[1]), String(words[2])))
     }

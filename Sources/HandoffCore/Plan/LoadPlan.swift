@@ -54,14 +54,17 @@ public struct PlanOptions: Equatable, Sendable {
   public var serialPort: UInt16
   /// Lab only: damage one byte of this segment after its digest was taken.
   public var corruptSegment: Int?
+  /// The purgatory zeroes free RAM before the jump.
+  public var scrub: Bool
 
   public init(
     verify: Bool = true, announce: Bool = false, serialPort: UInt16 = 0x3f8,
-    corruptSegment: Int? = nil
+    corruptSegment: Int? = nil, scrub: Bool = false
   ) {
     self.verify = verify
     self.announce = announce
     self.serialPort = serialPort
     self.corruptSegment = corruptSegment
+    self.scrub = scrub
   }
 }

@@ -1,6 +1,6 @@
 /// Plans an x86_64 handoff through Handoff's own purgatory: places the
 /// kernel, its boot_params, the initrd and the purgatory in RAM, and fills
-/// in the purgatory's parameters.
+/// in the purgatory's parameters, a scrub list among them when asked.
 public struct X86LoadPlanner {
   static let fourGiB: UInt64 = 0x1_0000_0000
   /// The 64-bit entry point's offset from the protected-mode kernel's start.
@@ -38,15 +38,26 @@ public struct X86LoadPlanner {
     let kernelSize = SegmentPlacer.roundUp(
       max(UInt64(image.initSize), UInt64(kernelBytes.count)), SegmentPlacer.pageSize)
     let alignment = image.kernelAlignment != 0 ? UInt64(image.kernelAlignment) : 0x20_0000
+    // a pref_address too close to the top of memory leaves no room: an empty window
+    let fixedEnd = image.preferredAddress.addingReportingOverflow(kernelSize)
     let kernel = try placer.place(
       "kernel",
       PlacementRule(
         size: kernelSize, alignment: alignment, lowest: image.preferredAddress,
-        highest: image.relocatable ? ramEnd : image.preferredAddress + kernelSize,
+        highest: image.relocatable ? ramEnd : fixedEnd.overflow ? 0 : fixedEnd.partialValue,
         topDown: false))
 
-    // the purgatory and boot_params: below 4 GiB, from the top
-    let purgatorySize = UInt64(PurgatoryBlobX86_64.memorySize)
+    // the purgatory and boot_params: below 4 GiB, from the top. A scrub's
+    // page tables make the purgatory's memsz larger, past its bss.
+    let scrubPlanner = options.scrub ? X86ScrubPlanner(environment: environment) : nil
+    if let end = scrubPlanner?.unreachableEnd {
+      throw .scrubUnavailable(
+        reason: "the memory map reaches \(hex(end)), past the 52-bit physical addresses the "
+          + "purgatory's page tables can map")
+    }
+    let pageTableBytes =
+      scrubPlanner.map { X86ScrubPlanner.pageTableBytes(identityMapEnd: $0.identityMapEnd) } ?? 0
+    let purgatorySize = UInt64(PurgatoryBlobX86_64.memorySize) + pageTableBytes
     let purgatory = try placer.place(
       "purgatory",
       PlacementRule(
@@ -95,14 +106,40 @@ public struct X86LoadPlanner {
       let digest = segment.bytes.withUnsafeBytes { xxh64($0) }
       regions.append(
         PurgatoryRegion(
-          start: segment.destination, size: UInt64(segment.bytes.count), digest: digest))
+          start: segment.destination, size: UInt64(segment.bytes.count), digest: digest,
+          memorySize: segment.memorySize))
     }
 
-    // the purgatory, told where to jump and what to check
+    // what a scrub zeroes: free RAM with every segment cut out, this
+    // purgatory's own and its page tables included
+    var scrub: PurgatoryScrub? = nil
+    if let scrubPlanner {
+      var kept: [MemoryRange] = []
+      for segment in segments {
+        kept.append(
+          MemoryRange(
+            start: segment.destination, end: segment.destination + segment.memorySize,
+            kind: .reserved))
+      }
+      kept.append(MemoryRange(start: purgatory, end: purgatory + purgatorySize, kind: .reserved))
+      precondition(
+        kept.allSatisfy { $0.end <= scrubPlanner.identityMapEnd },
+        "a segment ends beyond the purgatory's identity map")
+      let ranges = scrubPlanner.ranges(keeping: kept)
+      guard ranges.count <= PurgatoryParameters.scrubRangeLimit else {
+        throw .scrubTooFragmented(
+          ranges: ranges.count, limit: PurgatoryParameters.scrubRangeLimit)
+      }
+      scrub = PurgatoryScrub(
+        ranges: ranges, identityMapEnd: scrubPlanner.identityMapEnd,
+        pageTableBytes: pageTableBytes)
+    }
+
+    // the purgatory, told where to jump, what to check and what to scrub
     let parameters = PurgatoryParameters(
       kernelEntry: kernel + X86LoadPlanner.entry64Offset, bootParams: bootParamsAddress,
       serialPort: options.serialPort, verify: options.verify, announce: options.announce,
-      regions: regions)
+      regions: regions, scrub: scrub)
     segments.append(
       PlannedSegment(
         role: "purgatory",

@@ -34,8 +34,10 @@ public struct SegmentPlacer {
   public init(map: MemoryMap) {
     var free: [MemoryRange] = []
     for range in map.ram {
-      let start = max(
-        SegmentPlacer.roundUp(range.start, SegmentPlacer.pageSize), SegmentPlacer.lowMemoryEnd)
+      guard let pageStart = SegmentPlacer.roundedUp(range.start, SegmentPlacer.pageSize) else {
+        continue
+      }
+      let start = max(pageStart, SegmentPlacer.lowMemoryEnd)
       let end = range.end & ~(SegmentPlacer.pageSize - 1)
       if start < end { free.append(MemoryRange(start: start, end: end, kind: .ram)) }
     }
@@ -63,8 +65,10 @@ public struct SegmentPlacer {
         start = (high - size) & ~(alignment - 1)
         guard start >= low else { continue }
       } else {
-        start = SegmentPlacer.roundUp(low, alignment)
-        guard start <= high, high - start >= size else { continue }
+        guard let aligned = SegmentPlacer.roundedUp(low, alignment), aligned <= high,
+          high - aligned >= size
+        else { continue }
+        start = aligned
       }
       take(start, start + size)
       return start
@@ -104,5 +108,12 @@ public struct SegmentPlacer {
 
   public static func roundUp(_ value: UInt64, _ alignment: UInt64) -> UInt64 {
     (value + alignment - 1) & ~(alignment - 1)
+  }
+
+  /// `value` rounded up to a multiple of `alignment`; nil when that lies
+  /// past the end of the address space, as it can for RAM a map puts there.
+  static func roundedUp(_ value: UInt64, _ alignment: UInt64) -> UInt64? {
+    let (sum, overflow) = value.addingReportingOverflow(alignment - 1)
+    return overflow ? nil : sum & ~(alignment - 1)
   }
 }

@@ -4,27 +4,57 @@
 // reads.
 
 /// One range of memory the purgatory checks: `[start, start + size)`, whose
-/// XXH64 must be `digest`.
+/// XXH64 must be `digest`, inside a segment of `memorySize` bytes that a
+/// scrub must leave alone.
 public struct PurgatoryRegion: Equatable, Sendable {
   public var start: UInt64
   public var size: UInt64
   public var digest: UInt64
+  /// The whole segment's memsz, at least `size`.
+  public var memorySize: UInt64
 
-  public init(start: UInt64, size: UInt64, digest: UInt64) {
+  public init(start: UInt64, size: UInt64, digest: UInt64, memorySize: UInt64? = nil) {
     self.start = start
     self.size = size
     self.digest = digest
+    self.memorySize = max(memorySize ?? size, size)
+  }
+}
+
+/// What the purgatory zeroes before the jump, and the page tables it builds
+/// to reach it: an identity map of `[0, identityMapEnd)` in `pageTableBytes`
+/// past the blob's bss.
+public struct PurgatoryScrub: Equatable, Sendable {
+  /// Page-aligned, sorted, disjoint ranges of free RAM.
+  public var ranges: [MemoryRange]
+  /// A multiple of 2 MiB.
+  public var identityMapEnd: UInt64
+  /// A multiple of 4 KiB; the purgatory segment's memsz grows by this much.
+  public var pageTableBytes: UInt64
+
+  public init(ranges: [MemoryRange], identityMapEnd: UInt64, pageTableBytes: UInt64) {
+    self.ranges = ranges
+    self.identityMapEnd = identityMapEnd
+    self.pageTableBytes = pageTableBytes
+  }
+
+  /// Bytes zeroed in all.
+  public var totalBytes: UInt64 {
+    var total: UInt64 = 0
+    for range in ranges { total += range.size }
+    return total
   }
 }
 
 /// The purgatory's parameter block: where to jump, where boot_params is,
-/// where to report, and which regions to check first.
+/// where to report, which regions to check first, and what to scrub.
 ///
-/// In the blob it is 568 bytes at an 8-byte-aligned offset, every field a
-/// little-endian UInt64: magic (`HNOFFTPG` in memory), version 1,
+/// In the blob it is 1616 bytes at an 8-byte-aligned offset, every field a
+/// little-endian UInt64: magic (`HNOFFTPG` in memory), version 2,
 /// kernel_entry, boot_params, serial_port, flags (bit 0 verify, bit 1
-/// announce), region_count, then 16 regions of {start, size, digest,
-/// reserved}.
+/// announce, bit 2 scrub), region_count, 16 regions of {start, size,
+/// digest, memsz}, identity_map_end, page_table_bytes, scrub_count, then
+/// 64 scrub ranges of {start, size}.
 public struct PurgatoryParameters: Equatable, Sendable {
   /// Where the purgatory jumps: the kernel's 64-bit entry, load address + 0x200.
   public var kernelEntry: UInt64
@@ -38,10 +68,12 @@ public struct PurgatoryParameters: Equatable, Sendable {
   public var announce: Bool
   /// At most `regionLimit` regions, checked in this order.
   public var regions: [PurgatoryRegion]
+  /// What to zero after the check; nil for no scrub.
+  public var scrub: PurgatoryScrub?
 
   public init(
     kernelEntry: UInt64, bootParams: UInt64, serialPort: UInt16, verify: Bool, announce: Bool,
-    regions: [PurgatoryRegion]
+    regions: [PurgatoryRegion], scrub: PurgatoryScrub? = nil
   ) {
     self.kernelEntry = kernelEntry
     self.bootParams = bootParams
@@ -49,17 +81,22 @@ public struct PurgatoryParameters: Equatable, Sendable {
     self.verify = verify
     self.announce = announce
     self.regions = regions
+    self.scrub = scrub
   }
 
   /// The block's first word, as bytes "HNOFFTPG".
   public static let magic: UInt64 = 0x4750_5446_464f_4e48
   /// The layout this writer and the purgatory share.
-  public static let version: UInt64 = 1
+  public static let version: UInt64 = 2
   /// The purgatory has room for this many regions, as many as kexec_load
   /// takes segments.
   public static let regionLimit = 16
+  /// The purgatory has room for this many scrub ranges: a 1 KiB table, and
+  /// several times what the RAM of an EFI server falls into once the
+  /// firmware's and the segments' ranges are cut out.
+  public static let scrubRangeLimit = 64
   /// The block's size in bytes.
-  public static let size = Field.regions + regionLimit * Field.regionSize
+  public static let size = Field.scrubRanges + scrubRangeLimit * Field.scrubRangeSize
 
   /// Byte offsets inside the block.
   public enum Field {
@@ -71,22 +108,34 @@ public struct PurgatoryParameters: Equatable, Sendable {
     public static let flags = 0x28
     public static let regionCount = 0x30
     public static let regions = 0x38
-    /// Each region is {start, size, digest, reserved}.
+    /// Each region is {start, size, digest, memsz}.
     public static let regionSize = 32
+    public static let identityMapEnd = 0x238
+    public static let pageTableBytes = 0x240
+    public static let scrubCount = 0x248
+    public static let scrubRanges = 0x250
+    /// Each scrub range is {start, size}.
+    public static let scrubRangeSize = 16
   }
 
   /// Bits of the flags word.
   public enum Flag {
     public static let verify: UInt64 = 1 << 0
     public static let announce: UInt64 = 1 << 1
+    public static let scrub: UInt64 = 1 << 2
   }
 
   /// A copy of `blob` with this block written at `offset`, where the blob
-  /// has its (empty) parameter block. Unused region slots are zeroed.
+  /// has its (empty) parameter block. Unused region and scrub slots are
+  /// zeroed.
   public func patched(_ blob: [UInt8], at offset: Int) -> [UInt8] {
     precondition(
       regions.count <= Self.regionLimit,
       "the purgatory checks at most \(Self.regionLimit) regions, not \(regions.count)")
+    let scrubRanges = scrub?.ranges ?? []
+    precondition(
+      scrubRanges.count <= Self.scrubRangeLimit,
+      "the purgatory scrubs at most \(Self.scrubRangeLimit) ranges, not \(scrubRanges.count)")
     precondition(
       offset >= 0 && offset % 8 == 0 && offset <= blob.count - Self.size,
       "no room for the purgatory's parameter block at offset \(offset)")
@@ -99,6 +148,7 @@ public struct PurgatoryParameters: Equatable, Sendable {
     var flags: UInt64 = 0
     if verify { flags |= Flag.verify }
     if announce { flags |= Flag.announce }
+    if scrub != nil { flags |= Flag.scrub }
     Self.store(kernelEntry, in: &block, at: offset + Field.kernelEntry)
     Self.store(bootParams, in: &block, at: offset + Field.bootParams)
     Self.store(UInt64(serialPort), in: &block, at: offset + Field.serialPort)
@@ -112,7 +162,17 @@ public struct PurgatoryParameters: Equatable, Sendable {
       Self.store(region.start, in: &block, at: base)
       Self.store(region.size, in: &block, at: base + 8)
       Self.store(region.digest, in: &block, at: base + 16)
-      Self.store(0, in: &block, at: base + 24)
+      Self.store(region.memorySize, in: &block, at: base + 24)
+    }
+
+    Self.store(scrub?.identityMapEnd ?? 0, in: &block, at: offset + Field.identityMapEnd)
+    Self.store(scrub?.pageTableBytes ?? 0, in: &block, at: offset + Field.pageTableBytes)
+    Self.store(UInt64(scrubRanges.count), in: &block, at: offset + Field.scrubCount)
+    for slot in 0..<Self.scrubRangeLimit {
+      let base = offset + Field.scrubRanges + slot * Field.scrubRangeSize
+      let range = slot < scrubRanges.count ? scrubRanges[slot] : nil
+      Self.store(range?.start ?? 0, in: &block, at: base)
+      Self.store(range?.size ?? 0, in: &block, at: base + 8)
     }
     return block
   }

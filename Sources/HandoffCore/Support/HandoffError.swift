@@ -21,6 +21,10 @@ public enum HandoffError: Error, Equatable {
   case unsupportedMemoryMap(source: String, reason: String)
   /// No free RAM fits a segment.
   case placementFailed(segment: String, size: UInt64, constraint: String, free: String)
+  /// The RAM to scrub falls into more ranges than the purgatory takes.
+  case scrubTooFragmented(ranges: Int, limit: Int)
+  /// A scrub was asked for where Handoff's own purgatory cannot run.
+  case scrubUnavailable(reason: String)
   /// `exec` was asked for with no kernel loaded.
   case nothingLoaded
   /// `exec` cannot tell whether a kernel is loaded, so it does nothing.
@@ -55,6 +59,11 @@ extension HandoffError: CustomStringConvertible {
       return "\(source): not a memory map Handoff can read: \(reason)"
     case .placementFailed(let segment, let size, let constraint, let free):
       return "no room for the \(segment) segment (\(size) bytes, \(constraint)); free RAM: \(free)"
+    case .scrubTooFragmented(let ranges, let limit):
+      return "cannot scrub: the free RAM falls into \(ranges) ranges once the segments, EFI "
+        + "runtime regions and reservations are cut out, more than the \(limit) the purgatory takes"
+    case .scrubUnavailable(let reason):
+      return "cannot scrub: \(reason)"
     case .nothingLoaded:
       return "no kernel is loaded; load one first"
     case .loadStateUnknown(let path):

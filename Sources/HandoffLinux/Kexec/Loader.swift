@@ -33,6 +33,11 @@ public struct Loader<System: SystemCalls> {
   {
     switch syscall {
     case .kexecFileLoad:
+      if options.scrub {
+        throw .scrubUnavailable(
+          reason: "kexec_file_load runs the running kernel's purgatory, which does not scrub; "
+            + "only kexec_load runs Handoff's")
+      }
       try FileLoader(system: system, debug: debug).load(request)
       return LoadOutcome(syscall: .kexecFileLoad, fallbackReason: nil)
     case .kexecLoad:
@@ -45,18 +50,25 @@ public struct Loader<System: SystemCalls> {
       } catch .systemCall(let failure) {
         guard let reason = fallbackReason(failure) else { throw .systemCall(failure) }
         debug("\(failure.description); \(reason)")
-        return try loadThroughFile(request, because: reason)
+        return try loadThroughFile(request, because: reason, options: options)
       } catch .unsupportedMemoryMap(let source, let problem) {
         // without a memory map Handoff cannot place segments; the kernel can
         return try loadThroughFile(
-          request, because: "Handoff cannot read the memory map (\(source): \(problem))")
+          request, because: "Handoff cannot read the memory map (\(source): \(problem))",
+          options: options)
       }
     }
   }
 
-  private func loadThroughFile(_ request: LoadRequest, because reason: String)
-    throws(HandoffError) -> LoadOutcome
-  {
+  private func loadThroughFile(
+    _ request: LoadRequest, because reason: String, options: PlanOptions
+  ) throws(HandoffError) -> LoadOutcome {
+    // a scrub asked for is not silently dropped
+    if options.scrub {
+      throw .scrubUnavailable(
+        reason: "\(reason), and kexec_file_load runs the running kernel's purgatory, which "
+          + "does not scrub; nothing was loaded")
+    }
     try FileLoader(system: system, debug: debug).load(request)
     return LoadOutcome(syscall: .kexecFileLoad, fallbackReason: reason)
   }

@@ -28,7 +28,9 @@ public struct MachineReader<System: SystemCalls> {
   /// The memory map: from `file` when given (a copy of /proc/iomem, a
   /// dump of /sys/firmware/memmap, or a copy of that directory), else
   /// /sys/firmware/memmap, else /proc/iomem. Crash kernel reservations from
-  /// /proc/iomem are kept out of reach either way.
+  /// /proc/iomem are kept out of reach either way, and with the firmware's
+  /// map /proc/iomem's top-level System RAM comes along as the kernel's view
+  /// of RAM, which a scrub must not exceed. A file is the only map read.
   public func memoryMap(file: String? = nil) throws(HandoffError) -> MemoryMap {
     if let file {
       do {
@@ -46,6 +48,7 @@ public struct MachineReader<System: SystemCalls> {
     if !entries.isEmpty {
       var map = try MemoryMapParser.parseFirmwareEntries(entries, source: "/sys/firmware/memmap")
       map.excluded = iomem?.excluded ?? []
+      map.kernelRAM = iomem?.ram
       debug("memory map: \(entries.count) ranges from /sys/firmware/memmap")
       return map
     }

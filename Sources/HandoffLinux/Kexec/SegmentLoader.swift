@@ -33,6 +33,12 @@ public struct SegmentLoader<System: SystemCalls> {
     for segment in plan.segments {
       debug("\(segment.role): \(segment.bytes.count) bytes at \(segment.rangeText)")
     }
+    if let scrub = plan.purgatory.scrub {
+      debug(
+        "scrub: \(scrub.totalBytes) bytes in \(scrub.ranges.count) ranges, identity map "
+          + "[0x0, \(hex(scrub.identityMapEnd))), \(scrub.pageTableBytes) bytes for page tables")
+      for range in scrub.ranges { debug("scrub: \(range.rangeText)") }
+    }
     return plan
   }
 

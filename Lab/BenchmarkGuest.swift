@@ -1,0 +1,195 @@
+import Foundation
+import HandoffCore
+
+// The benchmark's guests. One initramfs serves every variant: it carries
+// both loaders, and the kernel command line names the variant, so the
+// archive each run boots is the same, byte for byte.
+
+/// Debian's kexec-tools as a guest carries it: /sbin/kexec and every shared
+/// library `ldd` lists for it, each at the path the dynamic loader looks in.
+struct KexecToolsFiles {
+  struct File {
+    /// The absolute path, the same on the host and in the guest.
+    let path: String
+    let contents: [UInt8]
+  }
+
+  static let binaryPath = "/sbin/kexec"
+
+  let binary: File
+  /// The dynamic loader and the libraries, in the order `ldd` lists them.
+  let libraries: [File]
+
+  var librariesSize: Int { libraries.reduce(0) { $0 + $1.contents.count } }
+
+  /// Reads /sbin/kexec and what it links against from the host; symbolic
+  /// links are followed, so each library is carried as one regular file.
+  static func fromHost() throws -> KexecToolsFiles {
+    guard let binary = FileManager.default.contents(atPath: binaryPath) else {
+      throw LabError.missing("Debian's kexec-tools (\(binaryPath)); run 'make setup'")
+    }
+    var libraries: [File] = []
+    for path in try sharedObjects(of: binaryPath) {
+      guard let contents = FileManager.default.contents(atPath: path) else {
+        throw LabError.missing("\(path), which \(binaryPath) links against")
+      }
+      libraries.append(File(path: path, contents: [UInt8](contents)))
+    }
+    return KexecToolsFiles(
+      binary: File(path: binaryPath, contents: [UInt8](binary)), libraries: libraries)
+  }
+
+  /// The paths `ldd` prints for `binary`: "libc.so.6 => /lib/.../libc.so.6
+  /// (0x...)" for a library, the path alone for the dynamic loader. The vDSO
+  /// has no file and is left out.
+  private static func sharedObjects(of binary: String) throws -> [String] {
+    let ldd = Process()
+    ldd.executableURL = URL(fileURLWithPath: "/usr/bin/ldd")
+    ldd.arguments = [binary]
+    let pipe = Pipe()
+    ldd.standardOutput = pipe
+    ldd.standardError = FileHandle.nullDevice
+    try ldd.run()
+    let output = String(
+      decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    ldd.waitUntilExit()
+    guard ldd.terminationStatus == 0 else {
+      throw LabError.missing("the libraries of \(binary): ldd failed")
+    }
+
+    var paths: [String] = []
+    for line in output.split(separator: "\n") {
+      let words = line.split { $0 == " " || $0 == "\t" }.map(String.init)
+      if let arrow = words.firstIndex(of: "=>") {
+        let path = arrow + 1 < words.count ? words[arrow + 1] : ""
+        guard path.hasPrefix("/") else {
+          throw LabError.missing("\(words[0]), which \(binary) links against (ldd: \(line))")
+        }
+        paths.append(path)
+      } else if let path = words.first, path.hasPrefix("/") {
+        paths.append(path)
+      }
+    }
+    return paths
+  }
+}
+
+/// Builds the benchmark's two initramfs images with Handoff's cpio writer:
+/// the first kernel's, with both loaders, the next kernel and the next
+/// initramfs; and the next kernel's, which reports and powers off.
+struct BenchmarkGuest {
+  let busybox: [UInt8]
+  let handoff: [UInt8]
+  let kexecTools: KexecToolsFiles
+
+  /// The next kernel's initramfs: busybox and the init script alone.
+  func nextInitramfs() -> [UInt8] {
+    base(extraDirectories: []).finish()
+  }
+
+  /// The first kernel's initramfs. `nextCommandLine` is what both loaders
+  /// give the next kernel.
+  func firstInitramfs(nextKernel: [UInt8], nextInitrd: [UInt8], nextCommandLine: String)
+    -> [UInt8]
+  {
+    let carried = [kexecTools.binary] + kexecTools.libraries
+    var archive = base(extraDirectories: Self.parents(of: carried.map(\.path)) + ["next"])
+    archive.addFile("bin/handoff", contents: handoff, mode: 0o755)
+    for file in carried {
+      archive.addFile(String(file.path.dropFirst()), contents: file.contents, mode: 0o755)
+    }
+    archive.addFile("next/vmlinuz", contents: nextKernel)
+    archive.addFile("next/initrd", contents: nextInitrd)
+    archive.addFile("next/cmdline", contents: Array(nextCommandLine.utf8))
+    return archive.finish()
+  }
+
+  /// What both stages hold: the directories, the console, busybox and /init.
+  private func base(extraDirectories: [String]) -> CpioWriter {
+    var archive = CpioWriter()
+    var directories = ["bin", "dev", "proc", "sys", "tmp"]
+    for directory in extraDirectories where !directories.contains(directory) {
+      directories.append(directory)
+    }
+    for directory in directories { archive.addDirectory(directory) }
+    archive.addCharacterDevice("dev/console", major: 5, minor: 1)
+    archive.addFile("bin/busybox", contents: busybox, mode: 0o755)
+    archive.addFile("init", contents: Array(BenchmarkInitScript.text.utf8), mode: 0o755)
+    return archive
+  }
+
+  /// Every directory above `paths`, relative and parents first:
+  /// /lib/x86_64-linux-gnu/libc.so.6 gives lib and lib/x86_64-linux-gnu.
+  private static func parents(of paths: [String]) -> [String] {
+    var directories: [String] = []
+    for path in paths {
+      let components = path.split(separator: "/").dropLast()
+      for depth in components.indices {
+        let directory = components[...depth].joined(separator: "/")
+        if !directories.contains(directory) { directories.append(directory) }
+      }
+    }
+    return directories
+  }
+}
+
+/// The benchmark guests' /init. The word `handoff.bench=VARIANT` on the
+/// kernel command line picks the loader; the next kernel gets
+/// `handoff.bench=next` and only reports itself.
+///
+/// Each load runs under busybox `time`, whose one-line report gives the
+/// loader's user and system time and its peak resident set (ru_maxrss from
+/// wait4). The same wrapper around busybox alone gives the floor that
+/// report cannot go below: the wrapper's own resident set, which the child
+/// inherits until it runs the loader.
+enum BenchmarkInitScript {
+  static let text = """
+    #!/bin/busybox sh
+    /bin/busybox --install -s /bin
+    export PATH=/bin:/sbin
+    mount -t proc proc /proc
+    mount -t sysfs sysfs /sys
+    mount -t devtmpfs devtmpfs /dev 2>/dev/null
+    variant=none
+    for word in $(cat /proc/cmdline); do
+      case "$word" in handoff.bench=*) variant="${word#handoff.bench=}" ;; esac
+    done
+    echo "LAB: variant=$variant"
+    echo "LAB: version=$(cat /proc/version)"
+    if [ "$variant" = next ]; then
+      echo "LAB: end"
+      poweroff -f
+    fi
+
+    # let the boot's delayed work (the TSC's refined calibration) pass first
+    while [ "$(cut -d. -f1 /proc/uptime)" -lt 3 ]; do sleep 0.1; done
+    busybox time -f "%M" -o /tmp/floor /bin/busybox true
+    echo "LAB: rss-floor-kb=$(cat /tmp/floor)"
+    next="$(cat /next/cmdline)"
+    report="LAB: rusage max_rss_kb=%M user=%U sys=%S elapsed=%e"
+    timed() { busybox time -f "$report" -o /tmp/rusage "$@"; }
+
+    echo "LAB: load-start"
+    case "$variant" in
+      handoff) timed handoff load /next/vmlinuz --initrd /next/initrd --cmdline "$next" ;;
+      handoff-no-verify)
+        timed handoff load /next/vmlinuz --initrd /next/initrd --cmdline "$next" --no-verify ;;
+      kexec-tools) timed kexec -l /next/vmlinuz --initrd=/next/initrd --command-line="$next" ;;
+      kexec-tools-no-checks)
+        timed kexec -l -i /next/vmlinuz --initrd=/next/initrd --command-line="$next" ;;
+      *) echo "LAB: unknown variant $variant"; false ;;
+    esac
+    loaded=$?
+    [ $loaded -eq 0 ] && echo "LAB: loaded"
+    cat /tmp/rusage 2>/dev/null
+    if [ $loaded -eq 0 ]; then
+      echo "LAB: exec"
+      case "$variant" in
+        handoff*) handoff exec ;;
+        kexec-tools*) kexec -e ;;
+      esac
+    fi
+    echo "LAB: handoff-failed"
+    poweroff -f
+    """
+}

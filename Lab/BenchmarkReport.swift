@@ -1,0 +1,186 @@
+import Foundation
+
+// What `handoff-lab bench` prints: the set-up, the medians of each variant,
+// the ratios beside the project's goals, and the loaders' sizes.
+
+/// What every run of one benchmark shares.
+struct BenchmarkSetup {
+  let firstRelease: String
+  let nextRelease: String
+  let rounds: Int
+  let nextKernelBytes: Int
+  let nextInitrdBytes: Int
+  let initramfsBytes: Int
+  let handoffBytes: Int
+  let kexecTools: KexecToolsFiles
+  let handoffPath: String
+
+  func printHeader() {
+    print(
+      "Handoff bench: Debian \(firstRelease) loads and boots \(nextRelease), "
+        + "\(rounds) round\(rounds == 1 ? "" : "s") of \(BenchmarkVariant.allCases.count) runs")
+    print(
+      "  QEMU q35 under TCG, SeaBIOS, \(Benchmark.memoryMiB) MiB, 1 vCPU; one initramfs "
+        + "(\(mebibytes(initramfsBytes))) carries both loaders")
+    print(
+      "  next kernel \(mebibytes(nextKernelBytes)), next initramfs \(mebibytes(nextInitrdBytes)),"
+        + " the same for every run")
+    print("  runs: " + BenchmarkVariant.allCases.map(\.rawValue).joined(separator: ", "))
+    fflush(nil)
+  }
+}
+
+/// A ratio of two variants' medians; with a `limit`, a goal the project
+/// set, met when the ratio stays at or below it.
+struct BenchmarkRatio {
+  let text: String
+  let value: Double?
+  var limit: Double? = nil
+
+  /// The ratio, and the goal with pass or MISS when there is one.
+  var row: String {
+    var row = pad(text, 60) + right(value.map { String(format: "%.2fx", $0) } ?? "-", 6)
+    if let limit {
+      let verdict = value.map { $0 <= limit ? "pass" : "MISS" } ?? "n/a"
+      row += right(String(format: "<= %.1fx", limit), 10) + "   " + verdict
+    }
+    return row
+  }
+}
+
+/// The medians of every variant, the ratios and the goals.
+struct BenchmarkReport {
+  let setup: BenchmarkSetup
+  let samples: [BenchmarkSample]
+  let failures: [String]
+
+  func print() {
+    // the medians
+    Swift.print("")
+    Swift.print(
+      pad("median of each", 26) + pad("verify", 8) + right("load", 7) + right("user", 7)
+        + right("sys", 6) + right("exec to next kernel", 22) + right("max RSS", 11)
+        + right("runs", 7))
+    for variant in BenchmarkVariant.allCases {
+      let mine = samples.filter { $0.variant == variant }
+      func cell(_ value: (BenchmarkSample) -> Double, _ format: String, _ width: Int) -> String {
+        right(median(mine.map(value)).map { String(format: format, $0) } ?? "-", width)
+      }
+      Swift.print(
+        pad(variant.label, 26) + pad(variant.verification, 8)
+          + cell(\.loadSeconds, "%.2f s", 7) + cell(\.userSeconds, "%.2f", 7)
+          + cell(\.systemSeconds, "%.2f", 6) + cell(\.execToNextKernel, "%.2f s", 22)
+          + cell({ Double($0.maxRSSKiB) / 1024 }, "%.1f MiB", 11)
+          + right("\(mine.count)/\(setup.rounds)", 7))
+    }
+    let floor = median(samples.map { Double($0.rssFloorKiB) / 1024 })
+    for line in [
+      "load: from 'LAB: load-start' to 'LAB: loaded'; exec to next kernel: from 'LAB: exec'",
+      "to the next kernel's 'Linux version' line; both read off the serial console by the",
+      "host's clock. user, sys and max RSS: busybox time -f '%U %S %M' around the load in",
+      "the guest; max RSS is ru_maxrss from wait4 (busybox's %M divided by 4, which it",
+      "wrongly multiplies by the page size in KiB): the loader's peak resident set, its",
+      "binary and shared libraries included; busybox alone under busybox time reads "
+        + (floor.map { String(format: "%.1f MiB", $0) } ?? "-") + ".",
+    ] {
+      Swift.print("  " + line)
+    }
+
+    let shared = samples.filter(\.host.isShared).count
+    if shared > 0 {
+      Swift.print(
+        "  \(shared) of \(samples.count) runs shared the host's CPUs with other work (marked"
+          + " above):")
+      Swift.print("  their times are longer than this loader's own; run again on a quiet host.")
+    }
+
+    // the goals, then ratios shown for reference
+    Swift.print("")
+    Swift.print(pad("ratio of medians", 60) + right("ratio", 6) + right("goal", 10) + "   result")
+    for ratio in ratios { Swift.print(ratio.row) }
+
+    // the sizes
+    let kexec = setup.kexecTools
+    let kexecBytes = kexec.binary.contents.count
+    let libraries = kexec.libraries.map { ($0.path as NSString).lastPathComponent }
+    Swift.print("")
+    Swift.print(
+      "size  handoff " + right(kilobytes(setup.handoffBytes), 9)
+        + "  \(setup.handoffPath), static (musl), needs no other file")
+    Swift.print(
+      "      kexec   " + right(kilobytes(kexecBytes), 9)
+        + "  \(KexecToolsFiles.binaryPath), dynamic, and \(kilobytes(kexec.librariesSize)) in "
+        + "\(libraries.count) libraries: \(libraries.joined(separator: " "))")
+    Swift.print(
+      "      kexec with its libraries " + kilobytes(kexecBytes + kexec.librariesSize)
+        + String(
+          format: ", %.1fx handoff",
+          Double(kexecBytes + kexec.librariesSize) / Double(setup.handoffBytes)))
+
+    if !failures.isEmpty {
+      Swift.print("")
+      Swift.print("\(failures.count) run\(failures.count == 1 ? "" : "s") failed:")
+      for failure in failures { Swift.print("  \(failure)") }
+    }
+  }
+
+  /// The project's goals first, then ratios with no goal.
+  var ratios: [BenchmarkRatio] {
+    [
+      BenchmarkRatio(
+        text: "load, both verifying: handoff load / kexec -l",
+        value: ratio(\.loadSeconds, .handoff, .kexecTools), limit: 0.5),
+      BenchmarkRatio(
+        text: "exec to next kernel, both verifying: handoff / kexec -l",
+        value: ratio(\.execToNextKernel, .handoff, .kexecTools), limit: 0.6),
+      BenchmarkRatio(
+        text: "exec to next kernel: handoff (verifying) / kexec -l -i",
+        value: ratio(\.execToNextKernel, .handoff, .kexecToolsNoChecks), limit: 1.2),
+      BenchmarkRatio(
+        text: "load, neither verifying: handoff --no-verify / kexec -l -i",
+        value: ratio(\.loadSeconds, .handoffNoVerify, .kexecToolsNoChecks)),
+      BenchmarkRatio(
+        text: "exec to next kernel, neither verifying: the same",
+        value: ratio(\.execToNextKernel, .handoffNoVerify, .kexecToolsNoChecks)),
+      BenchmarkRatio(
+        text: "max RSS of the load, both verifying: handoff / kexec -l",
+        value: ratio({ Double($0.maxRSSKiB) }, .handoff, .kexecTools)),
+    ]
+  }
+
+  private func ratio(
+    _ value: (BenchmarkSample) -> Double, _ top: BenchmarkVariant, _ bottom: BenchmarkVariant
+  ) -> Double? {
+    guard let numerator = median(samples.filter { $0.variant == top }.map(value)),
+      let denominator = median(samples.filter { $0.variant == bottom }.map(value)),
+      denominator > 0
+    else { return nil }
+    return numerator / denominator
+  }
+}
+
+/// The middle value, or the mean of the two middle values; nil for none.
+func median(_ values: [Double]) -> Double? {
+  guard !values.isEmpty else { return nil }
+  let sorted = values.sorted()
+  let middle = sorted.count / 2
+  return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+}
+
+/// `text` followed by spaces to `width` columns, or by one space when longer.
+private func pad(_ text: String, _ width: Int) -> String {
+  text.count >= width ? text + " " : text.padding(toLength: width, withPad: " ", startingAt: 0)
+}
+
+/// `text` after spaces, ending at column `width`.
+private func right(_ text: String, _ width: Int) -> String {
+  String(repeating: " ", count: max(1, width - text.count)) + text
+}
+
+private func mebibytes(_ bytes: Int) -> String {
+  String(format: "%.1f MiB", Double(bytes) / 1_048_576)
+}
+
+private func kilobytes(_ bytes: Int) -> String {
+  String(format: "%.0f KiB", Double(bytes) / 1024)
+}
