@@ -41,14 +41,14 @@ struct BenchmarkSample {
   let round: Int
   /// From `LAB: load-start` to `LAB: loaded`, on the host's clock.
   let loadSeconds: Double
-  /// The loader's own figures from busybox `time` in the guest.
-  let guestLoadSeconds: Double
+  /// The loader's own CPU time, from busybox `time` in the guest.
   let userSeconds: Double
   let systemSeconds: Double
   /// ru_maxrss of the loader: its peak resident set, in KiB.
   let maxRSSKiB: Int
   /// The same for busybox alone under busybox `time`: the least any
-  /// report can show, since the loader's process starts as a copy of it.
+  /// report can show, since the loader's process starts in the memory of
+  /// busybox `time` (vfork), whose peak counts too.
   let rssFloorKiB: Int
   /// From `LAB: exec` to the next kernel's `Linux version` line, on the host.
   let execToNextKernel: Double
@@ -97,7 +97,6 @@ struct BenchmarkSample {
     guard let rss = report["max_rss_kb"].flatMap({ Int($0) }),
       let user = report["user"].flatMap({ Double($0) }),
       let system = report["sys"].flatMap({ Double($0) }),
-      let elapsed = report["elapsed"].flatMap({ Double($0) }),
       let floorKiB = Int(lines[floor].text.dropFirst("LAB: rss-floor-kb=".count))
     else {
       throw .run("unreadable report '\(lines[rusage].text)' or '\(lines[floor].text)'")
@@ -120,7 +119,6 @@ struct BenchmarkSample {
     _ = try required("'LAB: end' from the next kernel", from: version) { $0 == "LAB: end" }
 
     loadSeconds = lines[loaded].time - lines[start].time
-    guestLoadSeconds = elapsed
     userSeconds = user
     systemSeconds = system
     maxRSSKiB = rss / Self.busyboxMaxRSSFactor

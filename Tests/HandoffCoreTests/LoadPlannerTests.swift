@@ -75,7 +75,9 @@ enum PlanChecks {
     for (region, segment) in zip(plan.purgatory.regions, checked) {
       #expect(region.start == segment.destination, "\(segment.role)")
       #expect(region.size == UInt64(segment.bytes.count), "\(segment.role)")
-      #expect(region.digest == xxh64(segment.bytes), "\(segment.role)'s digest")
+      // without verification the digests are not computed at all
+      let digest = plan.purgatory.verify ? xxh64(segment.bytes) : 0
+      #expect(region.digest == digest, "\(segment.role)'s digest")
     }
     try expectPatched(purgatory.bytes, with: plan.purgatory)
 
@@ -253,7 +255,7 @@ struct LoadPlannerTests {
     #expect(Array(bootParams.bytes[offset..<offset + text.count]) == text)
   }
 
-  @Test("--no-verify clears the verify flag and keeps the digests")
+  @Test("--no-verify clears the verify flag and leaves the digests out")
   func noVerify() throws {
     let plan = try Self.plan(options: PlanOptions(verify: false))
     #expect(!plan.purgatory.verify)

@@ -101,9 +101,10 @@ public struct X86LoadPlanner {
           role: "initrd", bytes: initrd, destination: initrdPlacement.address,
           memorySize: SegmentPlacer.roundUp(initrdPlacement.size, SegmentPlacer.pageSize)))
     }
+    // the digests cost a pass over every byte: only when they will be checked
     var regions: [PurgatoryRegion] = []
     for segment in segments {
-      let digest = segment.bytes.withUnsafeBytes { xxh64($0) }
+      let digest = options.verify ? segment.bytes.withUnsafeBytes { xxh64($0) } : 0
       regions.append(
         PurgatoryRegion(
           start: segment.destination, size: UInt64(segment.bytes.count), digest: digest,

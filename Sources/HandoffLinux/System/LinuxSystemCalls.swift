@@ -8,20 +8,30 @@ public struct LinuxSystemCalls: SystemCalls {
   public func readFile(_ path: String) throws(HandoffError) -> [UInt8] {
     let descriptor = try openFile(path)
     defer { close(descriptor) }
-    var contents: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 1 << 16)
+
+    // read straight into a buffer of the size fstat reports; files of /proc
+    // and /sys report 0 or a page, so the buffer grows when it fills
+    var size: Int64 = 0
+    _ = handoff_file_kind(descriptor, &size)
+    var contents = [UInt8](repeating: 0, count: Int(max(size, 0)) + 4096)
+    var filled = 0
     while true {
-      let count = chunk.withUnsafeMutableBytes { buffer in
-        handoff_read(descriptor, buffer.baseAddress, buffer.count)
+      if filled == contents.count {
+        contents += [UInt8](repeating: 0, count: contents.count)
+      }
+      let count = contents.withUnsafeMutableBytes { buffer in
+        handoff_read(descriptor, buffer.baseAddress! + filled, buffer.count - filled)
       }
       if count < 0 {
         throw .unreadable(
-          path: path, failure: failure("read(fd: \(descriptor), count: \(chunk.count))"))
+          path: path,
+          failure: failure("read(fd: \(descriptor), count: \(contents.count - filled))"))
       }
-      if count == 0 { return contents }
-      contents += chunk[0..<count]
-      if chunk.count < 1 << 22 { chunk += chunk }
+      if count == 0 { break }
+      filled += count
     }
+    contents.removeSubrange(filled...)
+    return contents
   }
 
   public func openFile(_ path: String) throws(HandoffError) -> Int32 {
