@@ -1,6 +1,7 @@
 # Handoff's two commands: `make demo` shows a handoff between two real
 # kernels in QEMU; `make test` builds, runs the unit tests, lints, and runs
-# every lab scenario. Both set up what they need first.
+# every lab scenario. Both set up what they need first. `make bench` times
+# Handoff against Debian's kexec-tools in QEMU (not part of `make test`).
 
 # the toolchain's usual home, for shells that did not read /etc/profile.d
 export PATH := $(PATH):/opt/swift/usr/bin
@@ -9,7 +10,7 @@ LAB := .build/debug/handoff-lab
 # One lab scenario alone: make lab SCENARIO=bios-6.1-to-7.x
 SCENARIO ?=
 
-.PHONY: all setup build static unit lint lab lab-list demo test clean
+.PHONY: all setup build static unit lint lab lab-list demo test bench clean
 
 all: build
 
@@ -27,7 +28,7 @@ unit:
 	$(SWIFT) test
 
 lint:
-	$(SWIFT) format lint --strict --recursive Sources Tests Lab Package.swift
+	$(SWIFT) format lint --strict --recursive Sources Tests Lab Fuzz/Sources Fuzz/Package.swift Package.swift
 
 lab: setup static build
 	$(LAB) run $(SCENARIO)
@@ -38,8 +39,24 @@ lab-list: build
 demo: setup static build
 	$(LAB) demo
 
-test: setup static build unit lint
+test: setup static build unit lint fuzz-smoke
 	$(LAB) run
 
+# Handoff and kexec-tools, 5 rounds each: make bench ROUNDS=1 for a quick try
+ROUNDS ?= 5
+bench: setup static build
+	$(LAB) bench --rounds $(ROUNDS)
+
+# libFuzzer targets for every parser of outside input (README, "Fuzzing"):
+# a short run of each for `make test`; make fuzz FUZZ_SECONDS=120 for less
+FUZZ_SECONDS ?= 600
+FUZZ_SMOKE_SECONDS ?= 10
+.PHONY: fuzz fuzz-smoke
+fuzz-smoke:
+	bash Fuzz/run.sh $(FUZZ_SMOKE_SECONDS)
+
+fuzz:
+	bash Fuzz/run.sh $(FUZZ_SECONDS)
+
 clean:
-	rm -rf .build dist
+	rm -rf .build dist Fuzz/.build

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Prepares the lab: QEMU and its firmware from apt, Debian's cloud kernels of
-# three generations and a static busybox, cached outside the source tree.
-# Running it again keeps whatever is already there.
+# three generations and a static busybox, cached outside the source tree, and
+# for Secure Boot a key of the lab's own, a variable store that enrolls it and
+# kernels signed with it. Running it again keeps whatever is already there.
 set -Eeuo pipefail
 
 cache="${HANDOFF_LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/handoff-lab}"
-packages=(qemu-system-x86 ovmf busybox-static musl-dev cpio xz-utils zstd kexec-tools)
+packages=(
+  qemu-system-x86 ovmf busybox-static musl-dev cpio xz-utils zstd kexec-tools
+  sbsigntool openssl python3-venv
+)
 suites=(bookworm trixie sid)
 # modules the guests load, uncompressed into the cache beside each kernel
 modules=(efivarfs)
@@ -254,5 +258,80 @@ else
   mv "$cache/busybox.new" "$cache/busybox"
   echo "busybox: copied $busybox"
 fi
+
+# Secure Boot: virt-fw-vars from PyPI in a virtual environment of its own
+secureboot="$cache/secureboot"
+venv="$secureboot/venv"
+virt_firmware=virt-firmware==26.10
+mkdir -p "$secureboot"
+if [[ -x $venv/bin/virt-fw-vars && -s $venv/installed \
+  && "$(<"$venv/installed")" == "$virt_firmware" ]]; then
+  echo "virt-firmware: already there"
+else
+  rm -rf "$venv"
+  run "making a virtual environment in $venv" /usr/bin/python3 -m venv "$venv"
+  run "installing $virt_firmware from PyPI" \
+    "$venv/bin/python3" -m pip install --disable-pip-version-check "$virt_firmware"
+  echo "$virt_firmware" >"$venv/installed"
+  echo "virt-firmware: installed $virt_firmware into $venv"
+fi
+
+# the lab's own key and certificate, made once; every signature below and the
+# firmware's PK, KEK and db come from it
+key="$secureboot/lab.key"
+cert="$secureboot/lab.crt"
+if [[ -s $key && -s $cert ]]; then
+  echo "secure boot key: already there"
+else
+  run "making the lab's key" openssl req -x509 -newkey rsa:2048 -sha256 -nodes \
+    -days 36500 -subj "/CN=Handoff lab Secure Boot key/" \
+    -keyout "$key.new" -out "$cert.new"
+  mv "$key.new" "$key"
+  mv "$cert.new" "$cert"
+  echo "secure boot key: made $cert"
+fi
+
+# OVMF's empty variable store with that certificate enrolled and Secure Boot on
+template=/usr/share/OVMF/OVMF_VARS_4M.fd
+variables="$secureboot/OVMF_VARS_4M.enrolled.fd"
+owner=6ad5e3a8-0f4c-4d7e-9b3e-1c2d3e4f5a6b
+if [[ -s $variables && $variables -nt $cert && $variables -nt $template ]]; then
+  echo "secure boot variables: already there"
+else
+  run "enrolling the lab's key" "$venv/bin/virt-fw-vars" --input "$template" \
+    --output "$variables.new" --set-pk "$owner" "$cert" --add-kek "$owner" "$cert" \
+    --add-db "$owner" "$cert" --secure-boot
+  mv "$variables.new" "$variables"
+  echo "secure boot variables: wrote $variables"
+fi
+
+# sign_kernel writes vmlinuz.unsigned, Debian's signatures stripped, and
+# vmlinuz.signed, that signed with the lab's key alone: the kernel checks only
+# the first signature, so one added after Debian's would never be read.
+sign_kernel() {
+  local dir="$cache/kernels/$1"
+  if [[ -s $dir/vmlinuz.signed && $dir/vmlinuz.signed -nt $dir/vmlinuz \
+    && $dir/vmlinuz.signed -nt $cert ]]; then
+    echo "signed kernel $1: already there"
+    return
+  fi
+  cp "$dir/vmlinuz" "$work/unsigned"
+  local removed=0
+  while sbverify --list "$work/unsigned" 2>/dev/null | grep -q '^signature '; do
+    ((removed < 8)) || fail "cannot strip the signatures of $dir/vmlinuz"
+    run "stripping a signature of $dir/vmlinuz" sbattach --remove "$work/unsigned"
+    removed=$((removed + 1))
+  done
+  run "signing $dir/vmlinuz" sbsign --key "$key" --cert "$cert" \
+    --output "$work/signed" "$work/unsigned"
+  run "checking the signature of $dir/vmlinuz.signed" \
+    sbverify --cert "$cert" "$work/signed"
+  mv "$work/unsigned" "$dir/vmlinuz.unsigned"
+  mv "$work/signed" "$dir/vmlinuz.signed"
+  echo "signed kernel $1: $removed signature(s) stripped, signed with the lab's key"
+}
+for suite in "${suites[@]}"; do
+  sign_kernel "$suite"
+done
 
 echo "lab cache: $cache"

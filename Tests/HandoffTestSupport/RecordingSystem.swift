@@ -220,6 +220,36 @@ public final class RecordingSystem: SystemCalls {
     return (0..<count).map { randomPattern[$0 % randomPattern.count] }
   }
 
+  /// Lists what the table holds under `path`: a path is a directory when it
+  /// is one in the table or other paths lie beneath it. Recorded as
+  /// `opendir("/sys/bus/pci/devices") = 3 entries`; `fail("opendir", ...)`
+  /// makes it fail.
+  public func listDirectory(_ path: String) throws(HandoffError) -> [String] {
+    let call = "opendir(\"\(path)\")"
+    var errno = injected("opendir", path: path)
+    var names: [String] = []
+    let prefix = path.hasSuffix("/") ? path : path + "/"
+    for key in files.keys.sorted() where key.hasPrefix(prefix) {
+      let rest = key.dropFirst(prefix.count)
+      guard let name = rest.split(separator: "/").first.map(String.init) else { continue }
+      if names.last != name, !names.contains(name) { names.append(name) }
+    }
+    if errno == nil {
+      switch files[path] {
+      case .unopenable(let value): errno = value
+      case .file: errno = Errno.ENOTDIR
+      case nil where names.isEmpty: errno = Errno.ENOENT
+      default: break
+      }
+    }
+    if let errno {
+      calls.append("\(call) = \(Errno.name(errno))")
+      throw .unreadable(path: path, failure: SystemCallFailure(call: call, errno: errno))
+    }
+    calls.append("\(call) = \(names.count) entries")
+    return names
+  }
+
   // MARK: Bookkeeping
 
   /// The lowest free descriptor above standard error, as the kernel hands out.

@@ -5,11 +5,13 @@
 #ifndef CHANDOFF_SHIMS_H
 #define CHANDOFF_SHIMS_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -46,6 +48,32 @@ static inline long handoff_write(int fd, const void *buf, size_t count) {
 }
 
 static inline int handoff_close(int fd) { return close(fd); }
+
+/// Writes the names in the directory at `path`, each with its NUL, into
+/// `buf`, leaving out "." and ".."; returns the bytes all of them need, more
+/// than `size` when `buf` was too small (then call again), or -1 with errno.
+static inline long handoff_list_directory(const char *path, void *buf, size_t size) {
+  char *out = buf;
+  DIR *dir = opendir(path);
+  if (dir == NULL) return -1;
+  size_t used = 0;
+  struct dirent *entry;
+  errno = 0;
+  while ((entry = readdir(dir)) != NULL) {
+    const char *name = entry->d_name;
+    if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) continue;
+    size_t length = strlen(name) + 1;
+    if (used + length <= size) memcpy(out + used, name, length);
+    used += length;
+  }
+  int failure = errno;
+  closedir(dir);
+  if (failure != 0) {
+    errno = failure;
+    return -1;
+  }
+  return (long)used;
+}
 
 #ifndef SYS_memfd_create
 #if defined(__x86_64__)

@@ -127,6 +127,25 @@ public struct LinuxSystemCalls: SystemCalls {
     return filled == count ? bytes : []
   }
 
+  public func listDirectory(_ path: String) throws(HandoffError) -> [String] {
+    // the names, NUL after each; a directory that grew between two calls
+    // needs a third
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+      let needed = buffer.withUnsafeMutableBytes { bytes in
+        handoff_list_directory(path, bytes.baseAddress, bytes.count)
+      }
+      if needed < 0 {
+        throw .unreadable(path: path, failure: failure("opendir(\"\(path)\")"))
+      }
+      if needed > buffer.count {
+        buffer = [UInt8](repeating: 0, count: needed + 1024)
+        continue
+      }
+      return buffer[0..<needed].split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+    }
+  }
+
   /// Keeps every segment's bytes pinned while the table of raw pointers to
   /// them is in use.
   private func withSegmentPointers(

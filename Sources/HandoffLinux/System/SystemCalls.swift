@@ -39,6 +39,12 @@ public protocol SystemCalls {
   /// `count` random bytes, or none when the kernel's pool is not ready. The
   /// corresponding system call is `getrandom(2)` with GRND_NONBLOCK.
   func randomBytes(count: Int) -> [UInt8]
+
+  /// The names in a directory, such as /sys/bus/pci/devices, without "."
+  /// and "..", in the order the kernel gives them. Throws `unreadable` when
+  /// the directory cannot be opened or read. The corresponding calls are
+  /// `opendir(3)` and `readdir(3)`.
+  func listDirectory(_ path: String) throws(HandoffError) -> [String]
 }
 
 /// One segment of a `kexec_load(2)` call: bytes to copy to a physical range.
@@ -68,6 +74,13 @@ public enum KexecFileFlags {
 }
 
 extension SystemCalls {
+  /// For a system that cannot list directories: every listing fails with
+  /// ENOSYS, which reads as "cannot tell".
+  public func listDirectory(_ path: String) throws(HandoffError) -> [String] {
+    throw .unreadable(
+      path: path, failure: SystemCallFailure(call: "opendir(\"\(path)\")", errno: Errno.ENOSYS))
+  }
+
   /// The contents of a small text file such as /sys/kernel/kexec_loaded,
   /// without trailing whitespace; nil when it cannot be read.
   public func readText(_ path: String) -> String? {

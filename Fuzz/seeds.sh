@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Builds the fuzz targets' seed corpora from this machine and the lab's
+# kernels, into .build/fuzz-corpus/<target>/ (new finds land there too).
+# Kernel images stay out of git: only their first 64 KiB is copied, here.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+corpus=${FUZZ_CORPUS:-$root/.build/fuzz-corpus}
+cache=${HANDOFF_LAB_CACHE:-$HOME/.cache/handoff-lab}
+mkdir -p "$corpus"/{bzimage,memmap,machine,cmdline,cli,planner}
+
+# put FILE OFFSET WIDTH VALUE: a little-endian integer into FILE
+put() {
+  local file=$1 offset=$2 width=$3 value=$4 bytes="" index
+  for ((index = 0; index < width; index++)); do
+    bytes+=$(printf '\\x%02x' $(((value >> (8 * index)) & 0xff)))
+  done
+  printf "$bytes" | dd of="$file" bs=1 seek=$((offset)) conv=notrunc status=none
+}
+
+# the bzImage reader: the head of each lab kernel, a handmade image, and
+# the magics of the formats it recognises and refuses
+for kernel in "$cache"/kernels/*/vmlinuz; do
+  [ -f "$kernel" ] || continue
+  name=$(basename "$(dirname "$kernel")")
+  head -c 65536 "$kernel" >"$corpus/bzimage/$name-head.bin"
+done
+image=$corpus/bzimage/handmade.bin
+head -c $((2 * 512 + 4096)) /dev/zero >"$image"
+printf 'MZ' | dd of="$image" conv=notrunc status=none
+put "$image" 0x1f1 1 1             # setup_sects
+put "$image" 0x1f4 4 256           # syssize: 4096 bytes
+put "$image" 0x1fe 2 0xaa55        # boot_flag
+put "$image" 0x200 2 0x6aeb        # the jump over the header
+printf 'HdrS' | dd of="$image" bs=1 seek=$((0x202)) conv=notrunc status=none
+put "$image" 0x206 2 0x020f        # version 2.15
+put "$image" 0x20e 2 0x100         # kernel_version at 0x300
+printf '6.99.0-seed (seed) #1' | dd of="$image" bs=1 seek=$((0x300)) conv=notrunc status=none
+put "$image" 0x211 1 1             # LOADED_HIGH
+put "$image" 0x22c 4 0x7fffffff    # initrd_addr_max
+put "$image" 0x230 4 0x200000      # kernel_alignment
+put "$image" 0x234 1 1             # relocatable_kernel
+put "$image" 0x236 2 0x1f          # xloadflags
+put "$image" 0x238 4 2047          # cmdline_size
+put "$image" 0x248 4 0x100         # payload_offset
+put "$image" 0x24c 4 0x200         # payload_length
+put "$image" 0x258 8 0x1000000     # pref_address
+put "$image" 0x260 4 0x2c00000     # init_size
+printf '\x1f\x8b\x08' | dd of="$image" bs=1 seek=$((1024 + 0x100)) conv=notrunc status=none
+printf '\x7fELF\x02\x01\x01' >"$corpus/bzimage/elf.bin"
+printf '\x1f\x8b\x08\x00' >"$corpus/bzimage/gzip.bin"
+head -c 64 /dev/zero >"$corpus/bzimage/arm64.bin"
+printf 'ARMd' | dd of="$corpus/bzimage/arm64.bin" bs=1 seek=$((0x38)) conv=notrunc status=none
+
+# the memory map as this machine shows it
+memmap_dump() {
+  local entry
+  for entry in /sys/firmware/memmap/*; do
+    [ -d "$entry" ] && echo "$(cat "$entry/start") $(cat "$entry/end") $(cat "$entry/type")"
+  done
+  return 0
+}
+if [ -r /proc/iomem ]; then
+  cat /proc/iomem >"$corpus/memmap/this-iomem.txt"
+  cat /proc/iomem >"$corpus/planner/this-iomem.txt"
+fi
+if [ -d /sys/firmware/memmap ]; then
+  memmap_dump >"$corpus/memmap/this-firmware-memmap.txt"
+  memmap_dump >"$corpus/planner/this-firmware-memmap.txt"
+fi
+
+# this machine as the machine target reads it: every file MachineReader,
+# KexecStatus and Diagnosis look at, where it exists
+section() {
+  [ -r "$2" ] || return 0
+  if [ "$1" = hex ]; then
+    echo "@@hex $2"
+    od -An -v -tx1 "$2" | tr -d ' \n' | fold -w 64
+    echo
+  else
+    echo "@@ $2"
+    cat "$2"
+  fi
+}
+{
+  section hex /sys/kernel/boot_params/data
+  for file in /proc/iomem /proc/cmdline /proc/self/status /proc/sys/kernel/kexec_load_disabled \
+    /sys/kernel/kexec_loaded /sys/kernel/kexec_crash_loaded /sys/kernel/kexec_crash_size \
+    /sys/kernel/security/lockdown /sys/firmware/efi/fw_vendor /sys/firmware/efi/runtime \
+    /sys/firmware/efi/config_table /sys/firmware/efi/systab \
+    /sys/firmware/memmap/*/* /sys/firmware/efi/runtime-map/*/*; do
+    section text "$file"
+  done
+} >"$corpus/machine/this-machine.txt" 2>/dev/null || true
+
+# the command line: this machine's, with a little appended
+if [ -r /proc/cmdline ]; then
+  { echo "quiet"; cat /proc/cmdline; } >"$corpus/cmdline/this-cmdline.txt"
+  { printf 'handoff\nplan\n/k\n--reuse-cmdline\n'; section text /proc/iomem; section text \
+    /proc/cmdline; } >"$corpus/cli/this-plan.txt"
+fi
+
+echo "fuzz seeds in $corpus: $(find "$corpus" -type f | wc -l) files"
