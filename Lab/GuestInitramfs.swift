@@ -43,6 +43,17 @@ struct GuestInitramfs {
       archive.addFile("next/cmdline", contents: Array(plan.commandLine(stage: index + 1).utf8))
       if next.dialect == .kexecTools { archive.addFile("next/kexec-dialect", contents: []) }
       archive.addFile("next/load-options", contents: Array(plan.loadOptions(stage: index + 1).utf8))
+      if let hop = InitScript.hop(plan.scenario.hop) {
+        archive.addFile("next/hop", contents: Array(hop.utf8))
+      }
+      if plan.scenario.hop == .signatureChecks {
+        // the kernels the running one must refuse: no signature, and Debian's
+        for (name, signing) in [("unsigned", Signing.none), ("debian", .debian)] {
+          archive.addFile(
+            "next/vmlinuz.\(name)",
+            contents: [UInt8](try Data(contentsOf: next.kernel.image(signing))))
+        }
+      }
     }
     return archive.finish()
   }
@@ -65,6 +76,7 @@ enum InitScript {
     echo "LAB: version=$(cat /proc/version)"
     echo "LAB: cmdline=$(cat /proc/cmdline)"
     if [ -d /sys/firmware/efi ]; then echo "LAB: efi=yes"; else echo "LAB: efi=no"; fi
+    echo "LAB: lockdown=$(cat /sys/kernel/security/lockdown 2>/dev/null)"
     echo "LAB: efivars=$(ls /sys/firmware/efi/efivars 2>/dev/null | wc -l)"
     if [ -e /etc/handoff-fill ]; then
       # 256 MiB of the 16-byte marker in a tmpfs, then freed: free pages
@@ -82,7 +94,10 @@ enum InitScript {
       echo 3 > /proc/sys/vm/drop_caches
       echo "LAB: freed; $(dmesg | grep -m 1 'mem auto-init')"
     fi
-    if [ -e /next/kexec-dialect ]; then
+    if [ -e /next/hop ]; then
+      . /next/hop
+      echo "LAB: handoff-failed"
+    elif [ -e /next/kexec-dialect ]; then
       echo "LAB: load-start"
       if kexec -l /next/vmlinuz --initrd=/next/initrd --command-line="$(cat /next/cmdline)" \\
           $(cat /next/load-options) -d; then
@@ -92,6 +107,7 @@ enum InitScript {
       fi
       echo "LAB: handoff-failed"
     elif [ -e /next/vmlinuz ]; then
+      handoff check /next/vmlinuz --initrd /next/initrd 2>&1 | sed 's/^/LAB: check: /'
       echo "LAB: load-start"
       if handoff load /next/vmlinuz --initrd /next/initrd --cmdline "$(cat /next/cmdline)" \\
           $(cat /next/load-options) --debug; then
@@ -109,5 +125,65 @@ enum InitScript {
       fi
     fi
     poweroff -f
+    """
+
+  /// The hop a scenario runs in place of the standard one, sourced by the
+  /// init script; nil for the standard hop.
+  static func hop(_ script: HopScript) -> String? {
+    switch script {
+    case .standard: return nil
+    case .signatureChecks: return attempt + signatureChecks
+    case .loadDisabled: return attempt + loadDisabled
+    }
+  }
+
+  /// `attempt NAME KERNEL [OPTION ...]`: a load the kernel must refuse. Its
+  /// command line names it, so a kernel it staged would give itself away.
+  static let attempt = """
+    attempt() {
+      name="$1" kernel="$2"
+      shift 2
+      echo "LAB: attempt=$name"
+      if handoff load "$kernel" --initrd /next/initrd \\
+          --cmdline "$(cat /next/cmdline) handoff.refused=$name" "$@"; then
+        echo "LAB: attempt-loaded"
+      else
+        echo "LAB: attempt-refused"
+      fi
+    }
+
+    """
+
+  static let signatureChecks = """
+    attempt unsigned-first /next/vmlinuz.unsigned
+    handoff status
+    echo "LAB: load-start"
+    if handoff load /next/vmlinuz --initrd /next/initrd --cmdline "$(cat /next/cmdline)" \\
+        $(cat /next/load-options) --debug; then
+      echo "LAB: loaded"
+      attempt unsigned-after /next/vmlinuz.unsigned
+      attempt debian-after /next/vmlinuz.debian
+      handoff status
+      echo "LAB: exec"
+      handoff exec --debug
+    fi
+
+    """
+
+  static let loadDisabled = """
+    echo "LAB: load-start"
+    if handoff load /next/vmlinuz --initrd /next/initrd --cmdline "$(cat /next/cmdline)" \\
+        $(cat /next/load-options) --debug; then
+      echo "LAB: loaded"
+      echo 1 > /proc/sys/kernel/kexec_load_disabled
+      echo "LAB: kexec_load_disabled=$(cat /proc/sys/kernel/kexec_load_disabled)"
+      attempt kexec_load /next/vmlinuz --syscall kexec_load
+      attempt kexec_file_load /next/vmlinuz --syscall kexec_file_load
+      attempt auto /next/vmlinuz
+      handoff status
+      echo "LAB: exec"
+      handoff exec --debug
+    fi
+
     """
 }

@@ -47,6 +47,8 @@ struct Lab {
     try lines.map { String(format: "%7.2f | ", $0.time) + $0.text }.joined(separator: "\n")
       .write(to: log, atomically: true, encoding: .utf8)
     var verdict = Verdict(plan: plan, lines: lines, timedOut: timedOut)
+    verdict.judgeHop(plan, lines: lines)
+    verdict.judgePreflight(plan, lines: lines)
     if let residue = scenario.residue {
       verdict.judgeResidue(residue, census: census, lines: lines)
     }

@@ -24,6 +24,12 @@ struct LabPaths {
 
   var busybox: URL { cache.appendingPathComponent("busybox") }
 
+  /// OVMF's variable store with the lab's own certificate as PK, KEK and db
+  /// and Secure Boot on, which `make setup` writes.
+  var enrolledVariables: URL {
+    cache.appendingPathComponent("secureboot").appendingPathComponent("OVMF_VARS_4M.enrolled.fd")
+  }
+
   func kernelDirectory(_ suite: Suite) -> URL {
     cache.appendingPathComponent("kernels").appendingPathComponent(suite.rawValue)
   }
@@ -43,12 +49,28 @@ enum Suite: String, CaseIterable {
   }
 }
 
+/// Whose signature a cached kernel image carries; `make setup` writes all three.
+enum Signing: String {
+  /// As Debian ships it: signed with Debian's key, which a kernel trusts only
+  /// when it was booted through shim.
+  case debian = "vmlinuz"
+  /// Debian's signature stripped, then signed with the lab's own key.
+  case lab = "vmlinuz.signed"
+  /// Debian's signature stripped and nothing added.
+  case none = "vmlinuz.unsigned"
+}
+
 /// A Debian kernel in the cache.
 struct LabKernel {
   let suite: Suite
   /// The release, as `uname -r` prints it, such as 6.1.0-40-cloud-amd64.
   let release: String
   let image: URL
+
+  /// The same kernel with another signature.
+  func image(_ signing: Signing) -> URL {
+    image.deletingLastPathComponent().appendingPathComponent(signing.rawValue)
+  }
 
   /// The kernel's modules the guest loads at boot (`make setup` fetches them).
   func modules() throws -> [URL] {
@@ -58,10 +80,12 @@ struct LabKernel {
     ).filter { $0.pathExtension == "ko" }.sorted { $0.path < $1.path }
   }
 
-  /// Finds the kernel of `suite`, or says what is missing.
-  static func find(_ suite: Suite, in paths: LabPaths) throws -> LabKernel {
+  /// Finds the kernel of `suite` as `signing` has it, or says what is missing.
+  static func find(
+    _ suite: Suite, in paths: LabPaths, signing: Signing = .debian
+  ) throws -> LabKernel {
     let directory = paths.kernelDirectory(suite)
-    let image = directory.appendingPathComponent("vmlinuz")
+    let image = directory.appendingPathComponent(signing.rawValue)
     let releaseFile = directory.appendingPathComponent("release")
     guard FileManager.default.fileExists(atPath: image.path),
       let release = try? String(contentsOf: releaseFile, encoding: .utf8)

@@ -17,8 +17,11 @@ struct QemuRunner {
 
   func arguments(for plan: ChainPlan, initrd: URL) throws -> [String] {
     let first = plan.stages[0]
+    var machine = plan.scenario.machine == .devices ? "q35,kernel-irqchip=split" : "q35"
+    // OVMF's Secure Boot build keeps its variables behind SMM
+    if plan.scenario.firmware == .ovmfSecureBoot { machine += ",smm=on" }
     var arguments = [
-      "-M", plan.scenario.machine == .devices ? "q35,kernel-irqchip=split" : "q35",
+      "-M", machine,
       "-accel", "tcg", "-m", "\(plan.scenario.memoryMiB)", "-smp", "\(plan.scenario.cpus)",
       "-nodefaults", "-display", "none", "-serial", "stdio",
       "-monitor", monitorSocket(for: plan).map { "unix:\($0.path),server=on,wait=off" } ?? "none",
@@ -34,11 +37,16 @@ struct QemuRunner {
         "-device", "bochs-display",
       ]
     }
-    if plan.scenario.firmware == .ovmf {
-      let code = "/usr/share/OVMF/OVMF_CODE_4M.fd"
-      let template = "/usr/share/OVMF/OVMF_VARS_4M.fd"
-      guard FileManager.default.fileExists(atPath: code) else {
-        throw LabError.missing("OVMF (\(code)); run 'make setup'")
+    if plan.scenario.firmware.isEFI {
+      let secureBoot = plan.scenario.firmware == .ovmfSecureBoot
+      let code = "/usr/share/OVMF/OVMF_CODE_4M" + (secureBoot ? ".secboot.fd" : ".fd")
+      let template =
+        secureBoot ? paths.enrolledVariables.path : "/usr/share/OVMF/OVMF_VARS_4M.fd"
+      for file in [code, template] where !FileManager.default.fileExists(atPath: file) {
+        throw LabError.missing("OVMF's \(file); run 'make setup'")
+      }
+      if secureBoot {
+        arguments += ["-global", "driver=cfi.pflash01,property=secure,value=on"]
       }
       let variables = paths.work.appendingPathComponent("\(plan.scenario.name)-vars.fd")
       try? FileManager.default.removeItem(at: variables)

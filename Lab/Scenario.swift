@@ -3,6 +3,11 @@ import Foundation
 /// The firmware a guest boots under.
 enum Firmware: String {
   case seabios, ovmf
+  /// OVMF with Secure Boot on and the lab's certificate as PK, KEK and db:
+  /// it boots only kernels the lab signed, and they lock themselves down.
+  case ovmfSecureBoot = "ovmf-secureboot"
+
+  var isEFI: Bool { self != .seabios }
 }
 
 /// The command line the previous stage loads and boots a kernel with.
@@ -33,6 +38,21 @@ enum Expectation {
   case handoffs
   /// The purgatory refuses to jump and names this damaged segment.
   case purgatoryRefuses(segment: Int)
+}
+
+/// What the stage before the last does between its boot and `handoff exec`.
+enum HopScript {
+  /// Loads the next kernel with the scenario's options and boots it.
+  case standard
+  /// Under Secure Boot: an unsigned next kernel is refused and nothing is
+  /// loaded; the lab-signed one loads (auto mode falls back to
+  /// kexec_file_load); an unsigned and a Debian-signed one are then refused
+  /// and leave it loaded; exec boots it.
+  case signatureChecks
+  /// Loads the next kernel, then writes 1 to kexec_load_disabled: loads
+  /// through kexec_load, kexec_file_load and auto are all refused and leave
+  /// it loaded; exec boots it.
+  case loadDisabled
 }
 
 /// What the host must find in the last kernel's RAM of what the first wrote
@@ -66,6 +86,8 @@ struct Scenario {
   /// handoff; the host then reads the last kernel's RAM through QEMU's
   /// monitor and counts the pages that still hold it.
   var residue: Residue? = nil
+  /// What the first stage runs to load the second and boot it.
+  var hop = HopScript.standard
 
   /// The five handoffs between kernel generations and firmware, through
   /// one system call; kexec_file_load's names start with `file-`.
@@ -127,6 +149,15 @@ struct Scenario {
         summary: "a kernel byte damaged after its digest: the purgatory names it and halts",
         firmware: .seabios, suites: [.bookworm, .sid], extraLoadOptions: "--lab-corrupt-segment 0",
         expectation: .purgatoryRefuses(segment: 0)),
+      Scenario(
+        name: "secureboot-signed",
+        summary: "Secure Boot: 6.1, locked down, refuses unsigned 7.x and loads the lab-signed one",
+        firmware: .ovmfSecureBoot, suites: [.bookworm, .sid], syscall: "auto",
+        hop: .signatureChecks),
+      Scenario(
+        name: "kexec-load-disabled",
+        summary: "6.1 loads 7.x, then sets kexec_load_disabled: every load is refused, exec works",
+        firmware: .seabios, suites: [.bookworm, .sid], syscall: "auto", hop: .loadDisabled),
     ]
 }
 
@@ -139,11 +170,14 @@ struct ChainPlan {
 
   init(_ scenario: Scenario, paths: LabPaths) throws {
     self.scenario = scenario
+    // under Secure Boot every kernel that boots carries the lab's signature
+    let signing: Signing = scenario.firmware == .ovmfSecureBoot ? .lab : .debian
     var stages: [Stage] = []
     for (index, suite) in scenario.suites.enumerated() {
       let dialect: LoaderDialect =
         scenario.kexecDialectStages.contains(index) ? .kexecTools : .handoff
-      stages.append(Stage(kernel: try LabKernel.find(suite, in: paths), dialect: dialect))
+      let kernel = try LabKernel.find(suite, in: paths, signing: signing)
+      stages.append(Stage(kernel: kernel, dialect: dialect))
     }
     self.stages = stages
     self.token = String(UInt32.random(in: 0...UInt32.max), radix: 16)

@@ -65,7 +65,7 @@ struct Verdict {
         }
         cursor = line
       }
-      if plan.scenario.firmware == .ovmf {
+      if plan.scenario.firmware.isEFI {
         if value("efi", from: cursor)?.1 != "yes" {
           failures.append("\(name) does not see /sys/firmware/efi")
         }
@@ -207,6 +207,232 @@ extension Verdict {
       if scrubbed == nil { failures.append("the purgatory never said it scrubbed") }
       if found.markedPages > 0 {
         failures.append("\(found.markedPages) pages still hold the marker after the scrub")
+      }
+    }
+  }
+}
+
+extension Verdict {
+  /// A load a hop script expects the kernel to refuse, as the console told it.
+  struct Attempt {
+    let name: String
+    let refused: Bool
+    /// The `Note:`, `Error:` and `Hint:` lines Handoff printed for it.
+    let messages: [String]
+
+    func message(_ prefix: String) -> String? { messages.first { $0.hasPrefix(prefix) } }
+  }
+
+  /// The attempts in `lines`, each from `LAB: attempt=NAME` to its outcome.
+  static func attempts(in lines: ArraySlice<ConsoleLine>) -> [Attempt] {
+    let outcomes = ["LAB: attempt-refused": true, "LAB: attempt-loaded": false]
+    var attempts: [Attempt] = []
+    var current: (name: String, messages: [String])?
+    for line in lines.map(\.text) {
+      if line.hasPrefix("LAB: attempt=") {
+        current = (String(line.dropFirst("LAB: attempt=".count)), [])
+      } else if let refused = outcomes[line], let open = current {
+        attempts.append(Attempt(name: open.name, refused: refused, messages: open.messages))
+        current = nil
+      } else if ["Note:", "Error:", "Hint:"].contains(where: { line.hasPrefix($0) }) {
+        current?.messages.append(line)
+      }
+    }
+    return attempts
+  }
+
+  /// What each `handoff status` in `lines` said in its row named `row`.
+  static func statusRows(_ row: String, in lines: ArraySlice<ConsoleLine>) -> [String] {
+    lines.compactMap { line in
+      guard line.text.hasPrefix(row + ":") else { return nil }
+      return line.text.dropFirst(row.count + 1).trimmingCharacters(in: .whitespaces)
+    }
+  }
+
+  /// Judges what the first stage's hop script showed before `handoff exec`.
+  mutating func judgeHop(_ plan: ChainPlan, lines: [ConsoleLine]) {
+    let exec = lines.firstIndex { $0.text == "LAB: exec" } ?? lines.count
+    let hop = lines[..<exec]
+    switch plan.scenario.hop {
+    case .standard: return
+    case .signatureChecks: judgeSignatureChecks(hop, lines: lines)
+    case .loadDisabled: judgeLoadDisabled(hop)
+    }
+  }
+
+  /// Secure Boot: the first kernel locks itself down and trusts the lab's
+  /// key; unsigned and Debian-signed images are refused with the reason in
+  /// words, and a refusal leaves what was loaded before in place.
+  private mutating func judgeSignatureChecks(
+    _ hop: ArraySlice<ConsoleLine>, lines: [ConsoleLine]
+  ) {
+    func first(containing text: String) -> ConsoleLine? {
+      hop.first { $0.text.contains(text) }
+    }
+
+    // the first kernel booted under Secure Boot and locked itself down
+    if let line = first(containing: "Kernel is locked down from EFI Secure Boot") {
+      evidence.append(line.text)
+    } else {
+      failures.append("the first kernel did not say it is locked down from EFI Secure Boot")
+    }
+    let modes = hop.filter { $0.text.hasPrefix("LAB: lockdown=") }.map(\.text)
+    guard let lockdown = modes.first,
+      let mode = ["integrity", "confidentiality"].first(where: { lockdown.contains("[\($0)]") })
+    else {
+      failures.append("the first kernel's lockdown is '\(modes.first ?? "unknown")'")
+      return
+    }
+    evidence.append(lockdown)
+    if let line = first(containing: "Loaded X.509 cert 'Handoff lab Secure Boot") {
+      evidence.append(line.text)
+    } else {
+      failures.append("the first kernel did not load the lab's db certificate")
+    }
+
+    // every refusal says why in words, with the call and its errno above
+    let attempts = Self.attempts(in: hop)
+    let names = ["unsigned-first", "unsigned-after", "debian-after"]
+    if attempts.map(\.name) != names {
+      failures.append("the attempts were \(attempts.map(\.name)), expected \(names)")
+    }
+    let words = [
+      "The kernel is locked down (\(mode))", "signed with a key it trusts",
+      "secondary trusted keyring", "platform keyring",
+      "the certificates in the firmware's Secure Boot db",
+    ]
+    for attempt in attempts {
+      guard attempt.refused else {
+        failures.append("the \(attempt.name) kernel was loaded")
+        continue
+      }
+      guard let error = attempt.message("Error: kexec_file_load("),
+        let hint = attempt.message("Hint: ")
+      else {
+        failures.append("the \(attempt.name) refusal printed no kexec_file_load error and hint")
+        continue
+      }
+      let missing = words.filter { !hint.contains($0) }
+      if !missing.isEmpty {
+        failures.append("the \(attempt.name) hint does not say \(missing): \(hint)")
+      }
+      evidence.append("\(attempt.name): \(error)")
+      if attempt.name == names[0] {
+        evidence.append("\(attempt.name): \(hint)")
+        if let note = attempt.message("Note: ") { evidence.append("\(attempt.name): \(note)") }
+      }
+    }
+
+    // nothing loaded after the first refusal; the signed kernel after the last
+    let loaded = Self.statusRows("kernel loaded", in: hop)
+    if loaded != ["no", "yes"] {
+      failures.append("handoff status said 'kernel loaded' \(loaded), expected [no, yes]")
+    } else {
+      evidence.append(
+        "handoff status: kernel loaded: no after the first refusal, yes after the last")
+    }
+
+    // the signed kernel itself: auto mode fell back and said so
+    if let start = hop.firstIndex(where: { $0.text == "LAB: load-start" }),
+      let note = hop[start...].first(where: {
+        $0.text.hasPrefix("Note: kexec_load is refused under lockdown (\(mode))")
+      })
+    {
+      evidence.append("signed: " + note.text)
+    } else {
+      failures.append("loading the signed kernel printed no Note about kexec_file_load")
+    }
+
+    // the next kernel learns of Secure Boot from boot_params and locks down too
+    let next = lines[hop.endIndex...].first { $0.text.hasPrefix("LAB: lockdown=") }
+    if let next, next.text.contains("[\(mode)]") {
+      evidence.append("next kernel: " + next.text)
+    } else {
+      failures.append("the next kernel's lockdown is '\(next?.text ?? "unknown")'")
+    }
+  }
+
+  /// kexec_load_disabled: each system call is refused naming it, auto mode
+  /// does not fall back to a call that is refused as well, and the kernel
+  /// loaded before stays loaded.
+  private mutating func judgeLoadDisabled(_ hop: ArraySlice<ConsoleLine>) {
+    guard let set = hop.first(where: { $0.text == "LAB: kexec_load_disabled=1" }) else {
+      failures.append("the first stage could not set kexec_load_disabled")
+      return
+    }
+    evidence.append(set.text)
+
+    let attempts = Self.attempts(in: hop)
+    let expected = [
+      ("kexec_load", "Error: kexec_load("), ("kexec_file_load", "Error: kexec_file_load("),
+      ("auto", "Error: kexec_load("),
+    ]
+    if attempts.map(\.name) != expected.map(\.0) {
+      failures.append("the attempts were \(attempts.map(\.name)), expected \(expected.map(\.0))")
+    }
+    for (attempt, (_, call)) in zip(attempts, expected) {
+      guard attempt.refused else {
+        failures.append("the load through \(attempt.name) succeeded with kexec_load_disabled set")
+        continue
+      }
+      guard let error = attempt.message(call), let hint = attempt.message("Hint: "),
+        hint.contains("kexec_load_disabled is 1")
+      else {
+        failures.append(
+          "the \(attempt.name) refusal did not print '\(call)' and a hint naming "
+            + "kexec_load_disabled: \(attempt.messages)")
+        continue
+      }
+      if let note = attempt.message("Note: ") {
+        failures.append("auto mode fell back to a call kexec_load_disabled refuses too: \(note)")
+      }
+      evidence.append("\(attempt.name): \(error)")
+      if attempt.name == "kexec_load" { evidence.append("\(attempt.name): \(hint)") }
+    }
+
+    let loaded = Self.statusRows("kernel loaded", in: hop)
+    let disabled = Self.statusRows("kexec_load disabled", in: hop)
+    if loaded != ["yes"] || disabled != ["yes"] {
+      failures.append(
+        "handoff status said 'kernel loaded' \(loaded) and 'kexec_load disabled' \(disabled)")
+    } else {
+      evidence.append("handoff status: kernel loaded: yes, kexec_load disabled: yes")
+    }
+  }
+}
+
+extension Verdict {
+  /// On q35 with devices, the `handoff check` report the first stage prints
+  /// before it loads (`LAB: check:` lines) must list virtio-net with its
+  /// driver, e1000e with none (the cloud kernel has no e1000e driver), and
+  /// the IOMMU as on.
+  mutating func judgePreflight(_ plan: ChainPlan, lines: [ConsoleLine]) {
+    guard plan.scenario.machine == .devices else { return }
+    let prefix = "LAB: check: "
+    // each line as its words: status, item, then the detail
+    let report = lines.filter { $0.text.hasPrefix(prefix) }.map {
+      $0.text.dropFirst(prefix.count).split(separator: " ").map(String.init)
+    }
+    guard !report.isEmpty else {
+      failures.append("the first stage printed no 'handoff check' report")
+      return
+    }
+    let wanted: [(String, ([String]) -> Bool)] = [
+      ("the IOMMU as on", { $0.count > 2 && $0[1] == "iommu" && $0[2].hasPrefix("on") }),
+      (
+        "virtio-net with the virtio-pci driver",
+        { $0.joined(separator: " ").contains(" network 1af4:") && $0.contains("virtio-pci,") }
+      ),
+      (
+        "e1000e (8086:10d3) with no driver",
+        { $0.joined(separator: " ").contains(" network 8086:10d3, no driver") }
+      ),
+    ]
+    for (what, matches) in wanted {
+      if let words = report.first(where: matches) {
+        evidence.append("handoff check: " + words.joined(separator: " "))
+      } else {
+        failures.append("handoff check did not list \(what)")
       }
     }
   }

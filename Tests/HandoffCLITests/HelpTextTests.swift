@@ -21,6 +21,7 @@ struct HelpTextTests {
       exec      Boot the loaded kernel now, without going through firmware.
       unload    Unload the kernel staged by 'handoff load'.
       status    Show what is loaded, and what would stop a load.
+      check     Check, before loading, whether a handoff is expected to work.
 
       See 'handoff help <subcommand>' for detailed help.
 

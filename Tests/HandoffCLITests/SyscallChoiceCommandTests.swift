@@ -8,7 +8,7 @@ import Testing
 @Suite("Choosing the system call on the command line")
 struct SyscallChoiceCommandTests {
   static let note =
-    "Note: kexec_load is refused under lockdown (integrity); loaded through kexec_file_load "
+    "Note: kexec_load is refused under lockdown (integrity); loading through kexec_file_load "
     + "instead, where the running kernel's purgatory runs, so Handoff's own segment check and "
     + "its serial report are not available.\n"
 
@@ -89,6 +89,41 @@ struct SyscallChoiceCommandTests {
     #expect(run.error == Self.note)
     #expect(Self.order(system) == ["kexec_load", "kexec_file_load"])
     #expect(system.fileLoads.first?.commandLine == Array("quiet".utf8) + [0])
+  }
+
+  @Test("When the fallback is refused too, the Note line stands above its error and hint")
+  func fallbackRefused() throws {
+    let system = machineWithMemoryMap()
+    system.setText("/sys/kernel/security/lockdown", "none [integrity] confidentiality\n")
+    system.fail("kexec_load", with: Errno.EPERM)
+    system.fail("kexec_file_load", with: Errno.ENODATA)
+    let run = CommandRun.handoff("load", "/boot/vmlinuz", on: system)
+    #expect(run.status == 1)
+    let lines = run.error.split(separator: "\n", omittingEmptySubsequences: false)
+    try #require(lines.count == 4, "\(run.error)")
+    #expect(lines[0] + "\n" == Self.note)
+    #expect(lines[1].hasPrefix("Error: kexec_file_load(kernel_fd: "))
+    #expect(lines[1].hasSuffix(") = ENODATA"))
+    #expect(
+      lines[2].hasPrefix(
+        "Hint: The image carries no signature. The kernel is locked down (integrity), so it "
+          + "loads only an image signed with a key it trusts: one in its secondary trusted "
+          + "keyring"))
+    #expect(lines[3] == "")
+  }
+
+  @Test("With kexec_load_disabled set, auto mode does not fall back: both calls are refused")
+  func loadDisabledNoFallback() throws {
+    let system = machineWithMemoryMap()
+    system.setText("/proc/sys/kernel/kexec_load_disabled", "1\n")
+    system.fail("kexec_load", with: Errno.EPERM)
+    let run = CommandRun.handoff("load", "/boot/vmlinuz", on: system)
+    #expect(run.status == 1)
+    #expect(!run.error.contains("Note:"))
+    #expect(run.error.hasPrefix("Error: kexec_load(entry: "))
+    #expect(
+      run.error.contains("Hint: Loading is disabled (/proc/sys/kernel/kexec_load_disabled is 1)"))
+    #expect(Self.order(system) == ["kexec_load"])
   }
 
   @Test("A refusal with no reason to fall back prints the kexec_load call, a hint, and exits 1")

@@ -61,35 +61,94 @@ struct DiagnosisTests {
     #expect(hint.contains("kexec_load_limit_reboot"))
   }
 
-  @Test("EPERM from kexec_load with kexec_load_disabled set says so")
-  func loadDisabled() {
-    let system = Self.machine(loadDisabled: "1\n")
-    let hint = Self.explain(Self.load, Errno.EPERM, on: system)
-    #expect(hint.contains("kexec_load_disabled"))
-    #expect(hint.contains("kexec_file_load"))
+  @Test(
+    "EPERM with kexec_load_disabled set says both loads are disabled until reboot",
+    arguments: [load, fileLoad])
+  func loadDisabled(call: String) {
+    let system = Self.machine(lockdown: "none [integrity] confidentiality\n", loadDisabled: "1\n")
+    let hint = Self.explain(call, Errno.EPERM, on: system)
+    #expect(hint.contains("kexec_load_disabled is 1"))
+    #expect(hint.contains("refuses kexec_load and kexec_file_load alike until the next reboot"))
+    #expect(hint.contains("'handoff exec' still boots it"))
+    #expect(!hint.contains("locked down"))
   }
 
-  @Test("kexec_load_disabled is not blamed for a kexec_file_load refusal")
-  func loadDisabledIrrelevantToFileLoad() {
+  @Test("kexec_load_disabled is not blamed when a kernel refuses to boot")
+  func loadDisabledIrrelevantToReboot() {
     let system = Self.machine(loadDisabled: "1\n")
-    let hint = Self.explain(Self.fileLoad, Errno.EPERM, on: system)
+    let hint = Self.explain(Self.reboot, Errno.EPERM, on: system)
     #expect(!hint.contains("kexec_load_disabled"))
   }
 
-  @Test("EPERM under lockdown names the mode and the signature for kexec_file_load")
-  func lockdownFileLoad() {
-    let system = Self.machine(lockdown: "none [integrity] confidentiality\n")
-    let hint = Self.explain(Self.fileLoad, Errno.EPERM, on: system)
-    #expect(hint.contains("locked down (integrity)"))
-    #expect(hint.contains("signature"))
+  /// The words every signature refusal under lockdown must say: the mode,
+  /// that the image needs a trusted signature, and which keyrings count.
+  static func expectLockdownWords(_ hint: String, mode: String) {
+    #expect(hint.contains("The kernel is locked down (\(mode))"), "\(hint)")
+    #expect(hint.contains("signed with a key it trusts"), "\(hint)")
+    #expect(hint.contains("secondary trusted keyring"), "\(hint)")
+    #expect(hint.contains("platform keyring (the certificates in the firmware's Secure Boot db)"))
   }
 
-  @Test("EPERM under lockdown tells kexec_load users to use kexec_file_load")
+  static let signatureErrnos = [
+    Errno.EPERM, Errno.EKEYREJECTED, Errno.ENOKEY, Errno.EBADMSG, Errno.ENODATA,
+  ]
+
+  @Test(
+    "A refused kexec_file_load under lockdown names the mode, the signature and both keyrings",
+    arguments: signatureErrnos, ["integrity", "confidentiality"])
+  func lockdownSignature(errno: Int32, mode: String) {
+    let modes = ["none", "integrity", "confidentiality"].map { $0 == mode ? "[\($0)]" : $0 }
+    let system = Self.machine(lockdown: modes.joined(separator: " ") + "\n")
+    let hint = Self.explain(Self.fileLoad, errno, on: system)
+    Self.expectLockdownWords(hint, mode: mode)
+    #expect(!hint.contains("enforces kexec signatures"))
+  }
+
+  @Test(
+    "A signature errno without lockdown says the kernel enforces signatures, and which keys count",
+    arguments: signatureErrnos.dropFirst())
+  func enforcedSignature(errno: Int32) {
+    let system = Self.machine(lockdown: "[none] integrity confidentiality\n")
+    let hint = Self.explain(Self.fileLoad, errno, on: system)
+    #expect(hint.contains("This kernel enforces kexec signatures"), "\(hint)")
+    #expect(hint.contains("secondary trusted keyring"))
+    #expect(hint.contains("platform keyring"))
+    #expect(!hint.contains("locked down"))
+  }
+
+  @Test(
+    "Each signature errno starts with what is wrong with this image",
+    arguments: [
+      (Errno.EPERM, "The image's signature was not accepted"),
+      (Errno.EKEYREJECTED, "The image's signature does not verify"),
+      (Errno.ENOKEY, "The image is signed, but not with a key this kernel trusts"),
+      (Errno.EBADMSG, "The image's signature is malformed."),
+      (Errno.ENODATA, "The image carries no signature."),
+    ])
+  func signatureProblem(errno: Int32, opening: String) {
+    let system = Self.machine(lockdown: "none [integrity] confidentiality\n")
+    let hint = Self.explain(Self.fileLoad, errno, on: system)
+    #expect(hint.hasPrefix(opening), "\(hint)")
+  }
+
+  @Test("EPERM from kexec_load under lockdown points to kexec_file_load and its keyrings")
   func lockdownLoad() {
     let system = Self.machine(lockdown: "none integrity [confidentiality]\n")
     let hint = Self.explain(Self.load, Errno.EPERM, on: system)
-    #expect(hint.contains("locked down (confidentiality)"))
+    #expect(hint.hasPrefix("The kernel is locked down (confidentiality): it refuses kexec_load"))
     #expect(hint.contains("kexec_file_load"))
+    #expect(hint.contains("secondary trusted keyring"))
+    #expect(hint.contains("platform keyring"))
+  }
+
+  @Test("EACCES from kexec_load under lockdown blames IMA and lockdown, and names the way out")
+  func imaUnderLockdown() {
+    let system = Self.machine(lockdown: "none [integrity] confidentiality\n")
+    let hint = Self.explain(Self.load, Errno.EACCES, on: system)
+    #expect(hint.hasPrefix("IMA refuses kexec_load"))
+    #expect(hint.contains("locked down (integrity)"))
+    #expect(hint.contains("kexec_file_load, which auto mode falls back to"))
+    #expect(hint.contains("platform keyring"))
   }
 
   @Test("Lockdown mode none is not blamed")
@@ -97,15 +156,6 @@ struct DiagnosisTests {
     let system = Self.machine(lockdown: "[none] integrity confidentiality\n")
     let hint = Self.explain(Self.fileLoad, Errno.EPERM, on: system)
     #expect(!hint.contains("locked down"))
-  }
-
-  @Test(
-    "A signature errno from kexec_file_load speaks of the image's signature",
-    arguments: [Errno.EKEYREJECTED, Errno.ENOKEY, Errno.EBADMSG, Errno.ENODATA])
-  func signatureErrors(errno: Int32) {
-    let hint = Self.explain(Self.fileLoad, errno, on: Self.machine())
-    #expect(hint.contains("signature") || hint.contains("signing key"), "\(hint)")
-    #expect(hint.contains("image"))
   }
 
   @Test(

@@ -61,14 +61,16 @@ struct LoaderTests {
       lockdown: "none integrity [confidentiality]\n",
       reason: "kexec_load is refused under lockdown (confidentiality)"),
     Refusal(
-      testDescription: "EPERM with kexec_load_disabled", errno: Errno.EPERM,
-      kexecLoadDisabled: "1\n", reason: "kexec_load is disabled (kexec_load_disabled is 1)"),
-    Refusal(
       testDescription: "ENOSYS", errno: Errno.ENOSYS,
       reason: "the running kernel has no kexec_load"),
     Refusal(
       testDescription: "EACCES from IMA", errno: Errno.EACCES,
       reason: "kexec_load is refused by IMA, which needs a file to appraise"),
+    Refusal(
+      testDescription: "EACCES from IMA under Secure Boot's lockdown", errno: Errno.EACCES,
+      lockdown: "none [integrity] confidentiality\n",
+      reason: "kexec_load is refused under lockdown (integrity) and by IMA, which needs a file "
+        + "to appraise"),
   ]
 
   @Test(
@@ -102,6 +104,13 @@ struct LoaderTests {
     Refusal(testDescription: "EINVAL", errno: Errno.EINVAL, reason: ""),
     Refusal(testDescription: "ENOMEM", errno: Errno.ENOMEM, reason: ""),
     Refusal(testDescription: "EBUSY", errno: Errno.EBUSY, reason: ""),
+    // kexec_load_disabled stops kexec_file_load as well, under lockdown or not
+    Refusal(
+      testDescription: "EPERM with kexec_load_disabled", errno: Errno.EPERM,
+      kexecLoadDisabled: "1\n", reason: ""),
+    Refusal(
+      testDescription: "EPERM with kexec_load_disabled under lockdown", errno: Errno.EPERM,
+      lockdown: "none [integrity] confidentiality\n", kexecLoadDisabled: "1\n", reason: ""),
   ]
 
   @Test(
@@ -109,6 +118,7 @@ struct LoaderTests {
     arguments: refusals)
   func noFallback(_ refusal: Refusal) throws {
     let system = Self.machine(lockdown: refusal.lockdown)
+    system.setText("/proc/sys/kernel/kexec_load_disabled", refusal.kexecLoadDisabled)
     system.fail("kexec_load", with: refusal.errno)
     let error = try #require(throws: HandoffError.self) {
       try Loader(system: system).load(Self.request, syscall: .auto, options: PlanOptions())
@@ -135,14 +145,22 @@ struct LoaderTests {
     #expect(system.fileLoads == [])
   }
 
-  @Test("When the fallback is refused too, its own failure is what is reported")
+  @Test("When the fallback is refused too, its own failure is what is reported, after the reason")
   func fallbackRefused() throws {
     let system = Self.machine(lockdown: "none [integrity] confidentiality\n")
     system.fail("kexec_load", with: Errno.EPERM)
     system.fail("kexec_file_load", with: Errno.EKEYREJECTED)
+    var told: [(reason: String, callsBefore: Int)] = []
+    let loader = Loader(
+      system: system, fallingBack: { told.append(($0, system.fileLoads.count)) })
     let error = try #require(throws: HandoffError.self) {
-      try Loader(system: system).load(Self.request, syscall: .auto, options: PlanOptions())
+      try loader.load(Self.request, syscall: .auto, options: PlanOptions())
     }
+    #expect(told.map(\.reason) == ["kexec_load is refused under lockdown (integrity)"])
+    #expect(told.map(\.callsBefore) == [0])
+    // nothing was unloaded first: a kernel loaded before stays in place
+    #expect(system.segmentLoads.allSatisfy { !$0.segments.isEmpty })
+    #expect(system.fileLoads.allSatisfy { $0.flags & KexecFileFlags.unload == 0 })
     guard case .systemCall(let failure) = error else {
       Issue.record("expected the kexec_file_load failure, got \(error)")
       return

@@ -13,6 +13,7 @@ enum HandoffCommand {
     (ExecCommand.help, ExecCommand.help.options),
     (UnloadCommand.help, UnloadCommand.help.options),
     (StatusCommand.help, StatusCommand.help.options),
+    (CheckCommand.help, CheckCommand.options),
   ]
 
   static let overview = CommandHelp(
@@ -80,6 +81,7 @@ enum HandoffCommand {
       case "plan": return try PlanCommand.run(scanned, context)
       case "exec": return try ExecCommand.run(scanned, context)
       case "unload": return try UnloadCommand.run(scanned, context)
+      case "check": return try CheckCommand.run(scanned, context)
       default: return try StatusCommand.run(scanned, context)
       }
     } catch {

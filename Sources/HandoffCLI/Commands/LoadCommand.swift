@@ -135,18 +135,20 @@ enum LoadCommand {
     return choice
   }
 
-  /// Loads, telling on standard error when auto mode fell back to kexec_file_load.
+  /// Loads, telling on standard error when auto mode falls back to
+  /// kexec_file_load, before it tries, so the line stands above an error too.
   static func load<System: SystemCalls>(
     _ request: LoadRequest, syscall: SyscallChoice, options: PlanOptions,
     _ context: Context<System>
   ) throws(HandoffError) {
-    let loader = Loader(system: context.system, debug: { context.debug($0) })
-    let outcome = try loader.load(request, syscall: syscall, options: options)
-    if let reason = outcome.fallbackReason {
-      context.console.warn(
-        "Note: \(reason); loaded through kexec_file_load instead, where the running kernel's "
-          + "purgatory runs, so Handoff's own segment check and its serial report are not available."
-      )
-    }
+    let loader = Loader(
+      system: context.system, debug: { context.debug($0) },
+      fallingBack: { reason in
+        context.console.warn(
+          "Note: \(reason); loading through kexec_file_load instead, where the running kernel's "
+            + "purgatory runs, so Handoff's own segment check and its serial report are not "
+            + "available.")
+      })
+    _ = try loader.load(request, syscall: syscall, options: options)
   }
 }

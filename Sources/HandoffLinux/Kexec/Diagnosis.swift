@@ -13,7 +13,6 @@ public struct Diagnosis<System: SystemCalls> {
   public func explain(_ failure: SystemCallFailure) -> String {
     let status = KexecStatus.read(from: system)
     let isFileLoad = failure.call.hasPrefix("kexec_file_load")
-    let isLoad = failure.call.hasPrefix("kexec_load")
     let isReboot = failure.call.hasPrefix("reboot")
     switch failure.errno {
     case Errno.EPERM:
@@ -24,30 +23,38 @@ public struct Diagnosis<System: SystemCalls> {
         return "This process lacks CAP_SYS_BOOT, which kexec needs (a container or a "
           + "restricted service?)."
       }
-      if isLoad, status.kexecLoadDisabled == true {
-        return "kexec_load is disabled (/proc/sys/kernel/kexec_load_disabled is 1) until the "
-          + "next reboot; kexec_file_load with a signed image may still work."
+      if !isReboot, status.kexecLoadDisabled == true {
+        return "Loading is disabled (/proc/sys/kernel/kexec_load_disabled is 1): the kernel "
+          + "refuses kexec_load and kexec_file_load alike until the next reboot. A kernel "
+          + "loaded before that stays loaded and 'handoff exec' still boots it."
       }
       if let lockdown = status.lockdown, lockdown != "none" {
         return isFileLoad
-          ? "The kernel is locked down (\(lockdown)) and the image's signature was not "
-            + "accepted: sign it with a key in the kernel's secondary or platform keyring."
-          : "The kernel is locked down (\(lockdown)): kexec_load is refused; use "
-            + "kexec_file_load with a signed image."
+          ? signatureRefused(
+            "The image's signature was not accepted (it has none, or its key is not trusted).",
+            lockdown: lockdown)
+          : "The kernel is locked down (\(lockdown)): it refuses kexec_load, whose segments "
+            + "it cannot check. " + Self.fileLoadStillWorks
       }
       return "The kernel refused the call: a kexec load limit "
         + "(/proc/sys/kernel/kexec_load_limit_reboot) may be used up, or a security module denied it."
     case Errno.EKEYREJECTED:
-      return "The kernel rejected the image's signature: it is signed with a key no kernel "
-        + "keyring trusts, or this kernel cannot verify this image type."
+      return signatureRefused(
+        "The image's signature does not verify: the image changed after it was signed, or "
+          + "this kernel cannot check signatures of this image type.", lockdown: status.lockdown)
     case Errno.ENOKEY:
-      return "The image's signing key is in neither the kernel's secondary nor its platform "
-        + "keyring, and this kernel enforces signatures."
+      return signatureRefused(
+        "The image is signed, but not with a key this kernel trusts (only its first "
+          + "signature is read).", lockdown: status.lockdown)
     case Errno.EBADMSG:
-      return "The image's signature is malformed, and this kernel enforces signatures."
+      return signatureRefused("The image's signature is malformed.", lockdown: status.lockdown)
     case Errno.ENODATA:
-      return "The image carries no signature, and this kernel enforces signatures."
+      return signatureRefused("The image carries no signature.", lockdown: status.lockdown)
     case Errno.EACCES:
+      if !isFileLoad, !isReboot, let lockdown = status.lockdown, lockdown != "none" {
+        return "IMA refuses kexec_load, whose image it cannot appraise without a file, and "
+          + "the kernel is locked down (\(lockdown)) as well. " + Self.fileLoadStillWorks
+      }
       return "IMA or a security module refused the image (appraisal failed, or kexec_load "
         + "is refused because the image cannot be appraised without a file)."
     case Errno.ENOEXEC:
@@ -78,6 +85,31 @@ public struct Diagnosis<System: SystemCalls> {
     default:
       return "The kernel gave no more detail; see dmesg."
     }
+  }
+
+  /// The keyrings whose keys kexec_file_load accepts a signature from.
+  static var keyrings: String {
+    "secondary trusted keyring (the keys built into the kernel and those added to it later) "
+      + "or its platform keyring (the certificates in the firmware's Secure Boot db)"
+  }
+
+  /// What is left when kexec_load is refused under lockdown.
+  static var fileLoadStillWorks: String {
+    "kexec_file_load, which auto mode falls back to, still loads an image signed with a key "
+      + "this kernel trusts: one in its " + keyrings + "."
+  }
+
+  /// `problem`, then why the kernel insisted on a signature and which keys
+  /// it would have accepted.
+  func signatureRefused(_ problem: String, lockdown: String?) -> String {
+    let why =
+      if let lockdown, lockdown != "none" {
+        "The kernel is locked down (\(lockdown)), so it loads only an image"
+      } else {
+        "This kernel enforces kexec signatures, so it loads only an image"
+      }
+    return problem + " " + why + " signed with a key it trusts: one in its " + Self.keyrings
+      + ". Sign the image with such a key (sbsign), or enroll the image's key in db or MOK."
   }
 
   /// Whether CapEff in /proc/self/status includes CAP_SYS_BOOT (bit 22);

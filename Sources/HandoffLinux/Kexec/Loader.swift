@@ -3,7 +3,7 @@ import HandoffCore
 /// Which system call loads the kernel.
 public enum SyscallChoice: String, Equatable, Sendable {
   /// kexec_load with Handoff's purgatory; kexec_file_load when the kernel
-  /// refuses kexec_load (lockdown, kexec_load_disabled, no CONFIG_KEXEC).
+  /// refuses kexec_load (lockdown, IMA, no CONFIG_KEXEC).
   case auto
   case kexecLoad = "kexec_load"
   case kexecFileLoad = "kexec_file_load"
@@ -22,10 +22,16 @@ public struct LoadOutcome: Equatable, Sendable {
 public struct Loader<System: SystemCalls> {
   public let system: System
   public let debug: (String) -> Void
+  /// Told why, just before auto mode tries kexec_file_load in place of kexec_load.
+  public let fallingBack: (String) -> Void
 
-  public init(system: System, debug: @escaping (String) -> Void = { _ in }) {
+  public init(
+    system: System, debug: @escaping (String) -> Void = { _ in },
+    fallingBack: @escaping (String) -> Void = { _ in }
+  ) {
     self.system = system
     self.debug = debug
+    self.fallingBack = fallingBack
   }
 
   public func load(_ request: LoadRequest, syscall: SyscallChoice, options: PlanOptions)
@@ -69,24 +75,29 @@ public struct Loader<System: SystemCalls> {
         reason: "\(reason), and kexec_file_load runs the running kernel's purgatory, which "
           + "does not scrub; nothing was loaded")
     }
+    fallingBack(reason)
     try FileLoader(system: system, debug: debug).load(request)
     return LoadOutcome(syscall: .kexecFileLoad, fallbackReason: reason)
   }
 
   /// Why kexec_load's refusal leaves kexec_file_load worth trying; nil when
-  /// the refusal would stop it too (not root) or says the image is bad.
+  /// the refusal would stop it too (not root, kexec_load_disabled, which
+  /// disables both calls) or says the image is bad.
   func fallbackReason(_ failure: SystemCallFailure) -> String? {
     let status = KexecStatus.read(from: system)
     switch failure.errno {
     case Errno.EPERM:
+      if status.kexecLoadDisabled == true { return nil }
       if let lockdown = status.lockdown, lockdown != "none" {
         return "kexec_load is refused under lockdown (\(lockdown))"
       }
-      if status.kexecLoadDisabled == true {
-        return "kexec_load is disabled (kexec_load_disabled is 1)"
-      }
       return nil
     case Errno.EACCES:
+      // under Secure Boot IMA refuses kexec_load before lockdown would
+      if let lockdown = status.lockdown, lockdown != "none" {
+        return "kexec_load is refused under lockdown (\(lockdown)) and by IMA, which needs a "
+          + "file to appraise"
+      }
       return "kexec_load is refused by IMA, which needs a file to appraise"
     case Errno.ENOSYS:
       return "the running kernel has no kexec_load"
