@@ -17,10 +17,16 @@ struct GuestInitramfs {
     ] {
       archive.addDirectory(directory)
     }
-    for module in try plan.stages[index].kernel.modules() {
-      archive.addFile(
-        "lib/modules/" + module.lastPathComponent, contents: [UInt8](try Data(contentsOf: module)))
+    // the modules, and the order insmod must take them in: each after those it needs
+    var modules = ["efivarfs"]
+    if plan.scenario.machine.hasNetwork { modules += ["failover", "net_failover", "virtio_net"] }
+    let kernel = plan.stages[index].kernel
+    for name in modules {
+      guard let module = try kernel.modules().first(where: { $0.lastPathComponent == name + ".ko" })
+      else { throw LabError.missing("\(name).ko for \(kernel.release); run 'make setup'") }
+      archive.addFile("lib/modules/\(name).ko", contents: [UInt8](try Data(contentsOf: module)))
     }
+    archive.addFile("etc/modules", contents: Array(modules.joined(separator: "\n").utf8))
     archive.addCharacterDevice("dev/console", major: 5, minor: 1)
     archive.addFile("bin/busybox", contents: busybox, mode: 0o755)
     archive.addFile("bin/handoff", contents: handoff, mode: 0o755)
@@ -43,6 +49,7 @@ struct GuestInitramfs {
       archive.addFile("next/cmdline", contents: Array(plan.commandLine(stage: index + 1).utf8))
       if next.dialect == .kexecTools { archive.addFile("next/kexec-dialect", contents: []) }
       archive.addFile("next/load-options", contents: Array(plan.loadOptions(stage: index + 1).utf8))
+      archive.addFile("next/exec-options", contents: Array(plan.scenario.execOptions.utf8))
       if let hop = InitScript.hop(plan.scenario.hop) {
         archive.addFile("next/hop", contents: Array(hop.utf8))
       }
@@ -70,7 +77,7 @@ enum InitScript {
     mount -t sysfs sysfs /sys
     mount -t devtmpfs devtmpfs /dev 2>/dev/null
     mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
-    for module in /lib/modules/*.ko; do insmod "$module"; done
+    for module in $(cat /etc/modules); do insmod "/lib/modules/$module.ko"; done
     mount -t efivarfs efivarfs /sys/firmware/efi/efivars 2>/dev/null
     echo "LAB: stage=$(cat /etc/handoff-stage)"
     echo "LAB: version=$(cat /proc/version)"
@@ -78,6 +85,20 @@ enum InitScript {
     if [ -d /sys/firmware/efi ]; then echo "LAB: efi=yes"; else echo "LAB: efi=no"; fi
     echo "LAB: lockdown=$(cat /sys/kernel/security/lockdown 2>/dev/null)"
     echo "LAB: efivars=$(ls /sys/firmware/efi/efivars 2>/dev/null | wc -l)"
+    for device in /sys/bus/pci/devices/*; do
+      case "$(cat "$device/class")" in
+        0x02*)
+          echo "LAB: pci=${device##*/} class=$(cat "$device/class")" \
+            "driver=$(basename "$(readlink "$device/driver")")" \
+            "reset_method=$(cat "$device/reset_method" 2>/dev/null | tr ' ' ,)"
+          ;;
+      esac
+    done
+    for net in /sys/class/net/*; do
+      [ "${net##*/}" = lo ] && continue
+      echo "LAB: net=${net##*/} driver=$(basename "$(readlink "$net/device/driver")")" \
+        "pci=$(basename "$(readlink -f "$net/device/..")")"
+    done
     if [ -e /etc/handoff-fill ]; then
       # 256 MiB of the 16-byte marker in a tmpfs, then freed: free pages
       # that still hold it, as an old kernel's secrets would be
@@ -114,7 +135,7 @@ enum InitScript {
         echo "LAB: loaded"
         handoff status
         echo "LAB: exec"
-        handoff exec --debug
+        handoff exec $(cat /next/exec-options) --debug
       fi
       echo "LAB: handoff-failed"
     else

@@ -49,6 +49,7 @@ struct Lab {
     var verdict = Verdict(plan: plan, lines: lines, timedOut: timedOut)
     verdict.judgeHop(plan, lines: lines)
     verdict.judgePreflight(plan, lines: lines)
+    verdict.judgeQuiesce(plan, lines: lines)
     if let residue = scenario.residue {
       verdict.judgeResidue(residue, census: census, lines: lines)
     }

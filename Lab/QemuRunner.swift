@@ -17,7 +17,7 @@ struct QemuRunner {
 
   func arguments(for plan: ChainPlan, initrd: URL) throws -> [String] {
     let first = plan.stages[0]
-    var machine = plan.scenario.machine == .devices ? "q35,kernel-irqchip=split" : "q35"
+    var machine = plan.scenario.machine == .plain ? "q35" : "q35,kernel-irqchip=split"
     // OVMF's Secure Boot build keeps its variables behind SMM
     if plan.scenario.firmware == .ovmfSecureBoot { machine += ",smm=on" }
     var arguments = [
@@ -35,6 +35,13 @@ struct QemuRunner {
         "-netdev", "user,id=net0,restrict=on", "-device", "virtio-net-pci,netdev=net0",
         "-netdev", "user,id=net1,restrict=on", "-device", "e1000e,netdev=net1",
         "-device", "bochs-display",
+      ]
+    }
+    if plan.scenario.machine == .rootPortNetwork {
+      arguments += [
+        "-device", "intel-iommu,intremap=on",
+        "-device", "pcie-root-port,id=port1,chassis=1,slot=1",
+        "-netdev", "user,id=net0,restrict=on", "-device", "virtio-net-pci,netdev=net0,bus=port1",
       ]
     }
     if plan.scenario.firmware.isEFI {

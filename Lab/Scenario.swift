@@ -30,6 +30,12 @@ enum MachineProfile {
   case plain
   /// q35 with an emulated Intel IOMMU, virtio-net, e1000e and bochs-display.
   case devices
+  /// q35 with an emulated Intel IOMMU and virtio-net behind a
+  /// pcie-root-port, which gives it PCIe capabilities and so reset methods.
+  case rootPortNetwork
+
+  /// The guest has a virtio-net device, so its initramfs loads virtio_net.
+  var hasNetwork: Bool { self != .plain }
 }
 
 /// What the console must show for a scenario to pass.
@@ -79,6 +85,8 @@ struct Scenario {
   var kexecDialectStages: [Int] = []
   /// More `handoff load` options for every hop.
   var extraLoadOptions = ""
+  /// `handoff exec` options for every hop.
+  var execOptions = ""
   var expectation = Expectation.handoffs
   /// Every kernel after the first must find its initrd above 4 GiB.
   var initrdAbove4GiB = false
@@ -123,6 +131,12 @@ struct Scenario {
         name: "devices-iommu-2cpu",
         summary: "6.12 to 7.x on q35 with intel-iommu, virtio-net, e1000e, bochs-display, 2 vCPUs",
         firmware: .seabios, suites: [.trixie, .sid], cpus: 2, machine: .devices),
+      Scenario(
+        name: "devices-quiesce",
+        summary: "6.12 to 7.x to 6.12 with 'handoff exec --quiesce': virtio-net behind a "
+          + "pcie-root-port is unbound and reset, and binds again in each kernel",
+        firmware: .seabios, suites: [.trixie, .sid, .trixie], cpus: 2,
+        machine: .rootPortNetwork, execOptions: "--quiesce"),
       Scenario(
         name: "highmem-6g", summary: "6.1 to 7.x in a 6 GiB guest; the initrd lands above 4 GiB",
         firmware: .seabios, suites: [.bookworm, .sid], memoryMiB: 6144, initrdAbove4GiB: true),

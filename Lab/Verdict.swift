@@ -437,3 +437,39 @@ extension Verdict {
     }
   }
 }
+
+extension Verdict {
+  /// With `handoff exec --quiesce`: each stage that hands off must print a
+  /// `quiesce:` line for virtio-net (1af4) saying its driver was unbound
+  /// and the device reset, and every stage, the first and each one after
+  /// a quiesce, must show a network interface bound to virtio_net again
+  /// (`LAB: net=` lines).
+  mutating func judgeQuiesce(_ plan: ChainPlan, lines: [ConsoleLine]) {
+    guard plan.scenario.execOptions.hasPrefix("--quiesce") else { return }
+    let starts = lines.indices.filter { lines[$0].text.hasPrefix("LAB: stage=") }
+    for (index, stage) in plan.stages.enumerated() where index < starts.count {
+      let end = index + 1 < starts.count ? starts[index + 1] : lines.count
+      let part = lines[starts[index]..<end].map(\.text)
+      let name = "stage \(index) (\(stage.kernel.release))"
+      for line in part where line.hasPrefix("LAB: pci=") { evidence.append(line) }
+
+      if let net = part.first(where: {
+        $0.hasPrefix("LAB: net=") && $0.contains(" driver=virtio_net ")
+      }) {
+        evidence.append(net)
+      } else {
+        failures.append("\(name) shows no network interface bound to virtio_net")
+      }
+      guard index + 1 < plan.stages.count else { continue }
+      if let line = part.first(where: {
+        $0.hasPrefix("quiesce: ") && $0.contains(" network 1af4:")
+          && $0.contains("driver virtio-pci unbound, reset (")
+      }) {
+        evidence.append(line)
+      } else {
+        failures.append(
+          "\(name) printed no 'quiesce:' line saying virtio-net was unbound and reset")
+      }
+    }
+  }
+}

@@ -11,8 +11,9 @@ packages=(
   sbsigntool openssl python3-venv
 )
 suites=(bookworm trixie sid)
-# modules the guests load, uncompressed into the cache beside each kernel
-modules=(efivarfs)
+# modules the guests load, uncompressed into the cache beside each kernel:
+# efivarfs, and virtio_net with what it needs, in the order insmod wants them
+modules=(efivarfs failover net_failover virtio_net)
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 lock=(-o DPkg::Lock::Timeout=300)
 

@@ -173,7 +173,9 @@ public struct CheckedMachine: Sendable {
       }
       if let reset = function.resetMethod {
         system.setText(directory + "reset_method", reset + "\n")
+        system.files[directory + "reset"] = .file([])
       }
+      if function.driver != nil { system.files[directory + "driver/unbind"] = .file([]) }
     }
   }
 }

@@ -63,6 +63,8 @@ public final class RecordingSystem: SystemCalls {
   public private(set) var loads: [[KexecSegment]] = []
   /// Every `kexec_load` call, successful or not, with its entry and flags.
   public private(set) var segmentLoads: [SegmentLoadCall] = []
+  /// Every `writeFile` the file took, in order: the path and the text written.
+  public private(set) var writes: [(path: String, text: String)] = []
 
   private var failures: [(call: String, path: String?, errno: Int32, spared: Int)] = []
   private var descriptors: [Int32: String] = [:]
@@ -75,7 +77,7 @@ public final class RecordingSystem: SystemCalls {
   /// Makes later calls of `call` (a system call's name, such as `open` or
   /// `kexec_file_load`) fail with `errno`; for `open` and `read`, only
   /// those of `path` when one is given. The first `after` matching calls
-  /// still succeed.
+  /// still succeed; for `write` too.
   public func fail(_ call: String, with errno: Int32, path: String? = nil, after: Int = 0) {
     failures.append((call, path, errno, after))
   }
@@ -248,6 +250,38 @@ public final class RecordingSystem: SystemCalls {
     }
     calls.append("\(call) = \(names.count) entries")
     return names
+  }
+
+  /// Writes to a file in the table; recorded as the open, write and close
+  /// the real one makes. The file keeps its contents, as a sysfs attribute
+  /// does. `fail("open", ...)` or `fail("write", ...)`, with a path or
+  /// without, makes it fail; a path not in the table fails with ENOENT.
+  public func writeFile(_ path: String, _ bytes: [UInt8]) throws(HandoffError) {
+    let open = "open(\"\(path)\", O_WRONLY)"
+    var errno = injected("open", path: path)
+    if errno == nil {
+      switch files[path] {
+      case .unopenable(let value): errno = value
+      case .directory: errno = Errno.EISDIR
+      case nil: errno = Errno.ENOENT
+      case .file: break
+      }
+    }
+    if let errno {
+      calls.append("\(open) = \(Errno.name(errno))")
+      throw .systemCall(SystemCallFailure(call: open, errno: errno))
+    }
+    let descriptor = allocate(path)
+    calls.append("\(open) = \(descriptor)")
+    defer { close(descriptor) }
+
+    let write = "write(\"\(path)\", count: \(bytes.count))"
+    if let errno = injected("write", path: path) {
+      calls.append("\(write) = \(Errno.name(errno))")
+      throw .systemCall(SystemCallFailure(call: write, errno: errno))
+    }
+    calls.append("\(write) = \(bytes.count)")
+    writes.append((path, String(decoding: bytes, as: UTF8.self)))
   }
 
   // MARK: Bookkeeping

@@ -39,6 +39,11 @@ static inline int handoff_open_read(const char *path) {
   return open(path, O_RDONLY | O_CLOEXEC);
 }
 
+/// Opens an existing file write-only, such as a sysfs attribute.
+static inline int handoff_open_write(const char *path) {
+  return open(path, O_WRONLY | O_CLOEXEC);
+}
+
 static inline long handoff_read(int fd, void *buf, size_t count) {
   return (long)read(fd, buf, count);
 }

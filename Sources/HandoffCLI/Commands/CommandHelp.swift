@@ -22,7 +22,9 @@ struct CommandHelp {
     lines.append("OPTIONS:")
     for option in options where !option.hidden {
       var spelling = joined(option.names, ", ")
-      if let value = option.valueName { spelling += " <\(value)>" }
+      if let value = option.valueName {
+        spelling += option.valueOptional ? "[=<\(value)>]" : " <\(value)>"
+      }
       lines.append(row(spelling, option.help))
     }
     lines.append(row("-h, --help", "Show help information."))

@@ -10,12 +10,18 @@ struct OptionSpec {
   var help: String
   /// Left out of help: options for the lab, not for users.
   var hidden: Bool
+  /// The value may be left out, and is given only as `--opt=value`.
+  var valueOptional: Bool
 
-  init(_ names: [String], value: String? = nil, help: String, hidden: Bool = false) {
+  init(
+    _ names: [String], value: String? = nil, help: String, hidden: Bool = false,
+    valueOptional: Bool = false
+  ) {
     self.names = names
     self.valueName = value
     self.help = help
     self.hidden = hidden
+    self.valueOptional = valueOptional
   }
 
   /// The option's first spelling: the key it is stored under.
@@ -74,7 +80,9 @@ func scan(_ arguments: ArraySlice<String>, options: [OptionSpec]) throws(Handoff
       throw .usage("Unknown option '\(name)'")
     }
 
-    if let valueName = spec.valueName {
+    if spec.valueOptional {
+      result.options.append((spec.key, inlineValue ?? ""))
+    } else if let valueName = spec.valueName {
       if let inlineValue {
         result.options.append((spec.key, inlineValue))
       } else if index < arguments.endIndex {

@@ -31,6 +31,12 @@ public enum HandoffError: Error, Equatable {
   case loadStateUnknown(path: String)
   /// The command line of the tool itself was wrong.
   case usage(String)
+  /// `--strict` found a device to quiesce that nothing can reset;
+  /// nothing was unbound.
+  case deviceNotResettable(device: String)
+  /// `--strict`, and a device refused to be unbound or reset; the drivers
+  /// unbound before it stay unbound.
+  case quiesceRefused(device: String, failure: SystemCallFailure)
 }
 
 extension HandoffError: CustomStringConvertible {
@@ -71,6 +77,11 @@ extension HandoffError: CustomStringConvertible {
         + "mounted on /sys?); not booting"
     case .usage(let message):
       return message
+    case .deviceNotResettable(let device):
+      return "\(device) has no reset method, and --strict wants every device reset; "
+        + "nothing was unbound, not booting"
+    case .quiesceRefused(let device, let failure):
+      return "\(device) refused: \(failure.description); --strict stops here, not booting"
     }
   }
 }

@@ -31,9 +31,11 @@ public enum Errno {
   public static let EACCES: Int32 = 13
   public static let EFAULT: Int32 = 14
   public static let EBUSY: Int32 = 16
+  public static let ENODEV: Int32 = 19
   public static let ENOTDIR: Int32 = 20
   public static let EISDIR: Int32 = 21
   public static let EINVAL: Int32 = 22
+  public static let ENOTTY: Int32 = 25
   public static let ETXTBSY: Int32 = 26
   public static let EFBIG: Int32 = 27
   public static let ENOSYS: Int32 = 38
@@ -52,7 +54,8 @@ public enum Errno {
     (EPERM, "EPERM"), (ENOENT, "ENOENT"), (EIO, "EIO"), (ENOEXEC, "ENOEXEC"),
     (EBADF, "EBADF"), (ENOMEM, "ENOMEM"), (EACCES, "EACCES"), (EFAULT, "EFAULT"),
     (EBUSY, "EBUSY"), (ENOTDIR, "ENOTDIR"), (EISDIR, "EISDIR"), (EINVAL, "EINVAL"),
-    (ETXTBSY, "ETXTBSY"), (EFBIG, "EFBIG"), (ENOSYS, "ENOSYS"), (ENODATA, "ENODATA"),
+    (ENODEV, "ENODEV"), (ENOTTY, "ENOTTY"), (ETXTBSY, "ETXTBSY"), (EFBIG, "EFBIG"),
+    (ENOSYS, "ENOSYS"), (ENODATA, "ENODATA"),
     (ELIBBAD, "ELIBBAD"), (EMSGSIZE, "EMSGSIZE"), (EOPNOTSUPP, "EOPNOTSUPP"),
     (EADDRNOTAVAIL, "EADDRNOTAVAIL"), (ESTALE, "ESTALE"), (ENOKEY, "ENOKEY"),
     (EKEYREJECTED, "EKEYREJECTED"), (EBADMSG, "EBADMSG"), (ENOTSUPP, "ENOTSUPP"),

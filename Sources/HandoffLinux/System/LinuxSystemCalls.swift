@@ -146,6 +146,21 @@ public struct LinuxSystemCalls: SystemCalls {
     }
   }
 
+  public func writeFile(_ path: String, _ bytes: [UInt8]) throws(HandoffError) {
+    let descriptor = handoff_open_write(path)
+    if descriptor < 0 { throw .systemCall(failure("open(\"\(path)\", O_WRONLY)")) }
+    defer { close(descriptor) }
+
+    // a sysfs attribute takes its value in one write, or refuses it whole
+    let count = bytes.withUnsafeBytes { buffer in
+      handoff_write(descriptor, buffer.baseAddress, buffer.count)
+    }
+    if count != bytes.count {
+      let call = "write(\"\(path)\", count: \(bytes.count))"
+      throw .systemCall(count < 0 ? failure(call) : SystemCallFailure(call: call, errno: Errno.EIO))
+    }
+  }
+
   /// Keeps every segment's bytes pinned while the table of raw pointers to
   /// them is in use.
   private func withSegmentPointers(

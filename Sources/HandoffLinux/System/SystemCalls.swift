@@ -45,6 +45,12 @@ public protocol SystemCalls {
   /// the directory cannot be opened or read. The corresponding calls are
   /// `opendir(3)` and `readdir(3)`.
   func listDirectory(_ path: String) throws(HandoffError) -> [String]
+
+  /// Writes `bytes` to an existing file in one call, such as a PCI
+  /// device's address to its driver's `unbind` in sysfs. Throws
+  /// `systemCall` with the open or the write that failed. The
+  /// corresponding calls are `open(2)` with O_WRONLY and `write(2)`.
+  func writeFile(_ path: String, _ bytes: [UInt8]) throws(HandoffError)
 }
 
 /// One segment of a `kexec_load(2)` call: bytes to copy to a physical range.
