@@ -25,13 +25,7 @@ swift_file=${2:-$root/Sources/HandoffCore/Purgatory/PurgatoryBlob+x86_64.swift}
 source_dir=$root/Purgatory/x86_64
 
 # the toolchain
-if [[ -n ${SWIFT_TOOLCHAIN:-} ]]; then
-  toolchain=$SWIFT_TOOLCHAIN
-elif command -v swiftc >/dev/null; then
-  toolchain=$(dirname "$(dirname "$(readlink -f "$(command -v swiftc)")")")
-else
-  toolchain=/opt/swift/usr
-fi
+source "$root/scripts/toolchain.sh"
 swiftc=$toolchain/bin/swiftc
 clang=$toolchain/bin/clang
 lld=$toolchain/bin/ld.lld

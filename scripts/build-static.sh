@@ -36,13 +36,7 @@ musl_include=/usr/include/$clang_target
 musl_lib=/usr/lib/$clang_target
 
 # the toolchain
-if [[ -n ${SWIFT_TOOLCHAIN:-} ]]; then
-  toolchain=$SWIFT_TOOLCHAIN
-elif command -v swiftc >/dev/null; then
-  toolchain=$(dirname "$(dirname "$(readlink -f "$(command -v swiftc)")")")
-else
-  toolchain=/opt/swift/usr
-fi
+source "$root/scripts/toolchain.sh"
 swiftc=$toolchain/bin/swiftc
 clang=$toolchain/bin/clang
 objcopy=$toolchain/bin/llvm-objcopy

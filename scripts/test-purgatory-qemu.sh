@@ -18,13 +18,7 @@ qemu=$(command -v qemu-system-x86_64) || {
   echo "test-purgatory-qemu: qemu-system-x86_64 is missing (make setup installs it)" >&2
   exit 1
 }
-if [[ -n ${SWIFT_TOOLCHAIN:-} ]]; then
-  toolchain=$SWIFT_TOOLCHAIN
-elif command -v swiftc >/dev/null; then
-  toolchain=$(dirname "$(dirname "$(readlink -f "$(command -v swiftc)")")")
-else
-  toolchain=/opt/swift/usr
-fi
+source "$root/scripts/toolchain.sh"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/handoff-purgatory-qemu.XXXXXX")
 trap 'rm -rf "$work"' EXIT
