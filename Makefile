@@ -10,7 +10,7 @@ LAB := .build/debug/handoff-lab
 # One lab scenario alone: make lab SCENARIO=bios-6.1-to-7.x
 SCENARIO ?=
 
-.PHONY: all setup build static unit lint lab lab-list demo test bench clean
+.PHONY: all setup build static unit purgatory-test lint lab lab-list demo test bench clean
 
 all: build
 
@@ -27,6 +27,10 @@ static:
 unit:
 	$(SWIFT) test
 
+# the purgatory on bare metal in QEMU, with a stand-in for relocate_kernel
+purgatory-test:
+	bash scripts/test-purgatory-qemu.sh
+
 lint:
 	$(SWIFT) format lint --strict --recursive Sources Tests Lab Fuzz/Sources Fuzz/Package.swift Package.swift
 
@@ -39,7 +43,7 @@ lab-list: build
 demo: setup static build
 	$(LAB) demo
 
-test: setup static build unit lint fuzz-smoke
+test: setup static build unit lint purgatory-test fuzz-smoke
 	$(LAB) run
 
 # Handoff and kexec-tools, 5 rounds each: make bench ROUNDS=1 for a quick try
