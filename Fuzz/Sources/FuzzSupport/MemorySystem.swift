@@ -1,5 +1,6 @@
 // A machine made of a file table: what the fuzz targets run Handoff against.
-// It makes no system call of its own, and refuses every kexec and reboot.
+// It makes no system call of its own, and refuses every kexec, reboot and
+// write.
 import HandoffCore
 import HandoffLinux
 
@@ -62,6 +63,10 @@ public final class MemorySystem: SystemCalls {
 
   public func kexecLoad(entry: UInt64, segments: [KexecSegment], flags: UInt) throws(HandoffError) {
     try refuse(KexecCallText.kexecLoad(entry: entry, segments: segments.count, flags: flags))
+  }
+
+  public func writeFile(_ path: String, _ bytes: [UInt8]) throws(HandoffError) {
+    try refuse("write(\"\(path)\", count: \(bytes.count))")
   }
 
   public func sync() {}
