@@ -37,7 +37,8 @@ public struct Diagnosis<System: SystemCalls> {
             + "it cannot check. " + Self.fileLoadStillWorks
       }
       return "The kernel refused the call: a kexec load limit "
-        + "(/proc/sys/kernel/kexec_load_limit_reboot) may be used up, or a security module denied it."
+        + "(/proc/sys/kernel/kexec_load_limit_reboot) may be used up, "
+        + "or a security module denied it."
     case Errno.EKEYREJECTED:
       return signatureRefused(
         "The image's signature does not verify: the image changed after it was signed, or "
