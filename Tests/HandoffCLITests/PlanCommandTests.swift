@@ -186,7 +186,8 @@ struct PlanCommandTests {
       ),
       (
         "/root/bad.txt",
-        "Error: /root/bad.txt: not a memory map Handoff can read: line 2: expected 'START END TYPE'\n"
+        "Error: /root/bad.txt: not a memory map Handoff can read: "
+          + "line 2: expected 'START END TYPE'\n"
       ),
       (
         "/root/small.txt",

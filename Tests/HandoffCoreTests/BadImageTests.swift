@@ -166,7 +166,8 @@ struct BadImageTests {
       })
     #expect(
       error.description
-        == "/boot/vmlinuz-bad: kernel_alignment at offset 0x230 is 0x300000, expected a power of two"
+        == "/boot/vmlinuz-bad: kernel_alignment at offset 0x230 is 0x300000, "
+        + "expected a power of two"
     )
 
     let truncated = HandoffError.truncated(

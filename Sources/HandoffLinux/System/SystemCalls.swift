@@ -68,14 +68,12 @@ public struct KexecSegment: Equatable, Sendable {
 
 /// Flags of `kexec_load(2)`: the architecture sits in the high 16 bits.
 public enum KexecLoadFlags {
-  public static let onCrash: UInt = 0x1
   public static let architectureX86_64: UInt = 62 << 16
 }
 
 /// Flags of `kexec_file_load(2)`.
 public enum KexecFileFlags {
   public static let unload: UInt = 0x1
-  public static let onCrash: UInt = 0x2
   public static let noInitramfs: UInt = 0x4
 }
 
