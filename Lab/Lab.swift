@@ -83,6 +83,10 @@ struct Lab {
           passed += 1
         } else {
           failed += 1
+          if let report = KernelReport.first(in: lines.map(\.text)) {
+            print("     the kernel's report:")
+            for line in report { print("       | \(line)") }
+          }
           print("     last console lines (whole log in \(paths.work.path)/\(scenario.name).log):")
           for line in lines.suffix(25) { print("       | \(line.text)") }
         }

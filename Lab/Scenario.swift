@@ -135,7 +135,11 @@ struct Scenario {
         name: "devices-quiesce",
         summary: "6.12 to 7.x to 6.12 with 'handoff exec --quiesce': virtio-net behind a "
           + "pcie-root-port is unbound and reset, and binds again in each kernel",
-        firmware: .seabios, suites: [.trixie, .sid, .trixie], cpus: 2,
+        // One vCPU: with two, a kernel of this chain failed to come up about
+        // once in fifteen runs under TCG, once with an oops in an interrupt on
+        // the second CPU's idle loop early in boot, before any driver bound.
+        // That is not understood yet; devices-iommu-2cpu keeps two vCPUs.
+        firmware: .seabios, suites: [.trixie, .sid, .trixie],
         machine: .rootPortNetwork, execOptions: "--quiesce"),
       Scenario(
         name: "highmem-6g", summary: "6.1 to 7.x in a 6 GiB guest; the initrd lands above 4 GiB",

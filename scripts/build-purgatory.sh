@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Builds Handoff's x86_64 purgatory (Purgatory/x86_64 and the XXH64 it shares
-# with HandoffCore) into a flat binary, checks that it can run wherever the
-# loader puts it, and writes it out as Swift for HandoffCore to embed.
+# Builds Handoff's purgatory for one architecture (Purgatory/ARCH, the common
+# part in Purgatory/Shared and the XXH64 it shares with HandoffCore) into a
+# flat binary, checks that it can run wherever the loader puts it, and writes
+# it out as Swift for HandoffCore to embed.
 #
-# usage: scripts/build-purgatory.sh [BUILD_DIR [SWIFT_FILE]]
-#   BUILD_DIR   intermediate files and purgatory.bin (.build/purgatory/x86_64)
+# usage: scripts/build-purgatory.sh [ARCH [BUILD_DIR [SWIFT_FILE]]]
+#   ARCH        x86_64 (the default) or aarch64
+#   BUILD_DIR   intermediate files and purgatory.bin (.build/purgatory/ARCH)
 #   SWIFT_FILE  the generated source
-#               (Sources/HandoffCore/Purgatory/PurgatoryBlob+x86_64.swift)
+#               (Sources/HandoffCore/Purgatory/PurgatoryBlob+ARCH.swift)
 #
 # SWIFT_TOOLCHAIN names the toolchain's usr directory when the swiftc on PATH
 # is not the one to use. The same toolchain gives the same bytes: the output
@@ -20,9 +22,32 @@ die() {
 }
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-build=${1:-$root/.build/purgatory/x86_64}
-swift_file=${2:-$root/Sources/HandoffCore/Purgatory/PurgatoryBlob+x86_64.swift}
-source_dir=$root/Purgatory/x86_64
+arch=${1:-x86_64}
+build=${2:-$root/.build/purgatory/$arch}
+swift_file=${3:-$root/Sources/HandoffCore/Purgatory/PurgatoryBlob+$arch.swift}
+source_dir=$root/Purgatory/$arch
+
+# the target, the Swift type the blob becomes, where the loader may put it,
+# and what the compiled code must not touch before or while it runs
+case $arch in
+  x86_64)
+    target=x86_64-unknown-none-elf
+    type_name=PurgatoryBlobX86_64
+    placement="any page-aligned physical address below 4 GiB"
+    arch_flags=()
+    ;;
+  aarch64)
+    # no FP/SIMD registers, which the CPU may trap after relocation, and no
+    # unaligned access, which faults with the MMU off
+    target=aarch64-none-none-elf
+    type_name=PurgatoryBlobAArch64
+    placement="any page-aligned physical address"
+    arch_flags=(-Xcc -mgeneral-regs-only -Xcc -mstrict-align)
+    ;;
+  *)
+    die "unsupported architecture '$arch' (supported: x86_64, aarch64)"
+    ;;
+esac
 
 # the toolchain
 source "$root/scripts/toolchain.sh"
@@ -35,25 +60,26 @@ objdump=$toolchain/bin/llvm-objdump
 for tool in "$swiftc" "$clang" "$lld" "$nm" "$objcopy" "$objdump"; do
   [[ -x $tool ]] || die "$tool not found; set SWIFT_TOOLCHAIN to a Swift 6.3 toolchain's usr directory"
 done
-[[ -d $toolchain/lib/swift/embedded/x86_64-unknown-none-elf ]] ||
-  die "the toolchain has no embedded standard library for x86_64-unknown-none-elf"
+[[ -d $toolchain/lib/swift/embedded/$target ]] ||
+  die "the toolchain has no embedded standard library for $target"
 
 mkdir -p "$build"
 rm -f "$build"/{purgatory.o,entry.o,purgatory.elf,purgatory.bin}
 
 # Swift: Embedded, bare metal. swiftc emits position-independent code for
-# this target (module flag "PIC Level" 2), so every address is RIP-relative;
-# the link below proves it. No stack protector: there is no guard to read.
-echo "build-purgatory: compiling"
+# these targets (module flag "PIC Level" 2), so every address is relative to
+# the program counter; the link below proves it. No stack protector: there
+# is no guard to read.
+echo "build-purgatory: compiling for $arch"
 "$swiftc" \
   -enable-experimental-feature Embedded -enable-experimental-feature Extern \
-  -wmo -parse-as-library -target x86_64-unknown-none-elf -Osize \
+  -wmo -parse-as-library -target "$target" -Osize "${arch_flags[@]}" \
   -Xfrontend -disable-stack-protector -Xfrontend -function-sections \
   -module-name Purgatory \
-  -c "$source_dir/Purgatory.swift" "$source_dir/Scrub.swift" \
+  -c "$source_dir"/*.swift "$root"/Purgatory/Shared/*.swift \
   "$root/Sources/HandoffCore/Digest/XXH64.swift" \
   -o "$build/purgatory.o"
-"$clang" --target=x86_64-unknown-none-elf -c "$source_dir/entry.S" -o "$build/entry.o"
+"$clang" --target="$target" -c "$source_dir/entry.S" -o "$build/entry.o"
 
 # link as a position-independent executable at 0: lld refuses any absolute
 # reference from code, and turns one from data into a dynamic relocation,
@@ -61,7 +87,7 @@ echo "build-purgatory: compiling"
 # undefined symbols they name, fall away with --gc-sections.
 echo "build-purgatory: linking"
 "$lld" -pie --no-dynamic-linker --gc-sections --build-id=none \
-  -T "$source_dir/purgatory.ld" \
+  -T "$root/Purgatory/Shared/purgatory.ld" \
   "$build/entry.o" "$build/purgatory.o" -o "$build/purgatory.elf"
 
 # only these sections, so nothing asks to be relocated or loaded apart
@@ -81,16 +107,27 @@ parameters=$(symbol purgatory_parameters)
 image_end=$(symbol purgatory_image_end)
 memory_end=$(symbol purgatory_memory_end)
 
-# SSE must be on before the first call into compiled code: the entry's
-# instructions up to its call write CR4 and touch no XMM register
-disassembly=$("$objdump" -d --no-show-raw-insn --disassemble-symbols=purgatory_start \
-  "$build/purgatory.elf")
-entry_code=$(sed -n '/callq/q;p' <<<"$disassembly")
-grep -Eq 'movq[[:space:]]+%rax, %cr4' <<<"$entry_code" ||
-  die "purgatory_start calls compiled code before it enables SSE"
-if grep -q '%xmm' <<<"$entry_code"; then
-  die "purgatory_start uses an SSE register before it enables SSE"
-fi
+case $arch in
+  x86_64)
+    # SSE must be on before the first call into compiled code: the entry's
+    # instructions up to its call write CR4 and touch no XMM register
+    disassembly=$("$objdump" -d --no-show-raw-insn --disassemble-symbols=purgatory_start \
+      "$build/purgatory.elf")
+    entry_code=$(sed -n '/callq/q;p' <<<"$disassembly")
+    grep -Eq 'movq[[:space:]]+%rax, %cr4' <<<"$entry_code" ||
+      die "purgatory_start calls compiled code before it enables SSE"
+    if grep -q '%xmm' <<<"$entry_code"; then
+      die "purgatory_start uses an SSE register before it enables SSE"
+    fi
+    ;;
+  aarch64)
+    # not one FP/SIMD register anywhere
+    if "$objdump" -d --no-show-raw-insn "$build/purgatory.elf" | sed 's/^[^:]*://' |
+      grep -Eq '[[:space:],]([qdsbh][0-9]+|v[0-9]+\.)'; then
+      die "purgatory.elf uses an FP/SIMD register"
+    fi
+    ;;
+esac
 
 "$objcopy" -O binary "$build/purgatory.elf" "$build/purgatory.bin"
 size=$(wc -c <"$build/purgatory.bin")
@@ -110,12 +147,13 @@ done
 echo "build-purgatory: writing $(basename "$swift_file")"
 mkdir -p "$(dirname "$swift_file")"
 {
-  echo "// Generated by scripts/build-purgatory.sh from Purgatory/x86_64; do not edit."
-  echo "// Regenerate with scripts/build-purgatory.sh after changing the purgatory or XXH64.swift."
+  echo "// Generated by scripts/build-purgatory.sh from Purgatory/$arch and Purgatory/Shared;"
+  echo "// do not edit. Regenerate with scripts/build-purgatory.sh $arch after changing the"
+  echo "// purgatory or XXH64.swift."
   echo
-  echo "/// Handoff's x86_64 purgatory as a flat binary, linked at 0 and runnable at any"
-  echo "/// page-aligned physical address below 4 GiB."
-  echo "public enum PurgatoryBlobX86_64 {"
+  echo "/// Handoff's $arch purgatory as a flat binary, linked at 0 and runnable at"
+  echo "/// $placement."
+  echo "public enum $type_name {"
   echo "  /// The blob: code, read-only data and data, without the zeroed bss."
   echo "  public static let bytes: [UInt8] = ["
   od -An -v -tx1 -w12 "$build/purgatory.bin" |

@@ -19,7 +19,10 @@ public func xxh64(_ bytes: UnsafeRawBufferPointer, seed: UInt64 = 0) -> UInt64 {
   var offset = 0
   var hash: UInt64
 
-  // four lanes, each taking every fourth 8-byte word of a 32-byte stripe
+  // four lanes, each taking every fourth 8-byte word of a 32-byte stripe;
+  // whole-word loads when the start allows, since a CPU that must not
+  // access memory unaligned (aarch64 with the MMU off) reads bytes otherwise
+  let aligned = UInt(bitPattern: base) % 8 == 0
   if count >= 32 {
     var lane1 = seed &+ prime1 &+ prime2
     var lane2 = seed &+ prime2
@@ -27,10 +30,10 @@ public func xxh64(_ bytes: UnsafeRawBufferPointer, seed: UInt64 = 0) -> UInt64 {
     var lane4 = seed &- prime1
     let lastStripe = count - 32
     while offset <= lastStripe {
-      lane1 = round(lane1, word(base, offset))
-      lane2 = round(lane2, word(base, offset + 8))
-      lane3 = round(lane3, word(base, offset + 16))
-      lane4 = round(lane4, word(base, offset + 24))
+      lane1 = round(lane1, word(base, offset, aligned))
+      lane2 = round(lane2, word(base, offset + 8, aligned))
+      lane3 = round(lane3, word(base, offset + 16, aligned))
+      lane4 = round(lane4, word(base, offset + 24, aligned))
       offset += 32
     }
 
@@ -60,7 +63,7 @@ private func finish(_ hash: UInt64, tail: UnsafeRawPointer, _ count: Int) -> UIn
 
   // whole 8-byte words, then one 4-byte word, then single bytes
   while count - offset >= 8 {
-    hash ^= round(0, word(tail, offset))
+    hash ^= round(0, word(tail, offset, false))
     hash = rotate(hash, 27) &* prime1 &+ prime4
     offset += 8
   }
@@ -90,8 +93,12 @@ private func avalanche(_ hash: UInt64) -> UInt64 {
 }
 
 @inline(__always)
-private func word(_ base: UnsafeRawPointer, _ offset: Int) -> UInt64 {
-  UInt64(littleEndian: base.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+private func word(_ base: UnsafeRawPointer, _ offset: Int, _ aligned: Bool) -> UInt64 {
+  let value =
+    aligned
+    ? base.load(fromByteOffset: offset, as: UInt64.self)
+    : base.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+  return UInt64(littleEndian: value)
 }
 
 @inline(__always)

@@ -1,0 +1,157 @@
+/*
+ * Handoff's aarch64 purgatory: the first and last instructions. The kernel's
+ * relocation code (arm64_relocate_new_kernel, through cpu_soft_restart)
+ * branches here at EL2 or EL1 with the MMU and the D-cache off, after
+ * cleaning every copied page to the point of coherency. For kexec_load it
+ * passes x0 = 0: the DTB's address is the purgatory's to supply. This sets up
+ * a stack and exception vectors of its own, lets Swift check the segments,
+ * and enters the kernel the way booting.rst asks: x0 = DTB, x1-x3 = 0.
+ *
+ * Everything is addressed relative to the PC, so the loader may place the
+ * blob at any page-aligned physical address.
+ */
+
+/* the parameter block; PurgatoryParameters.swift writes the same layout */
+#define PARAMETERS_MAGIC 0x47505446464f4e48 /* "HNOFFTPG" in memory */
+#define PARAMETERS_VERSION 2
+#define PARAMETER_KERNEL_ENTRY 0x10
+#define PARAMETER_DTB 0x18
+#define PARAMETER_REGIONS_MAX 16
+#define PARAMETER_REGION_SIZE 32
+#define PARAMETER_SCRUB_MAX 64
+#define PARAMETER_SCRUB_SIZE 16
+
+#define CURRENT_EL_EL2 (2 << 2)
+#define STACK_SIZE 8192
+
+	.section .text.entry, "ax", %progbits
+	.globl purgatory_start
+	.type purgatory_start, %function
+purgatory_start:
+	msr	daifset, #0xf
+
+	/* a stack of our own: the relocation code's is in the old kernel */
+	adr	x9, stack_top
+	mov	sp, x9
+
+	/*
+	 * exception vectors of our own, at the exception level we run at: the
+	 * old kernel's are virtual addresses, meaningless with the MMU off
+	 */
+	adr	x9, vectors
+	mrs	x10, CurrentEL
+	cmp	x10, #CURRENT_EL_EL2
+	b.eq	1f
+	msr	vbar_el1, x9
+	b	2f
+1:	msr	vbar_el2, x9
+2:	isb
+
+	/* check the segments; returns only if the kernel may run */
+	adr	x0, purgatory_parameters
+	adr	x1, purgatory_memory_end
+	adr	x2, purgatory_start
+	bl	purgatory_main
+
+	/* hand over: x0 = DTB, x1-x3 = 0, PC = the Image's first instruction */
+	adr	x9, purgatory_parameters
+	ldr	x0, [x9, #PARAMETER_DTB]
+	ldr	x4, [x9, #PARAMETER_KERNEL_ENTRY]
+	mov	x1, xzr
+	mov	x2, xzr
+	mov	x3, xzr
+	br	x4
+	.size purgatory_start, . - purgatory_start
+
+/* uint32_t purgatory_mmio_read32(uint64_t address) */
+	.text
+	.globl purgatory_mmio_read32
+	.type purgatory_mmio_read32, %function
+purgatory_mmio_read32:
+	ldr	w0, [x0]
+	ret
+	.size purgatory_mmio_read32, . - purgatory_mmio_read32
+
+/* void purgatory_mmio_write32(uint64_t address, uint32_t value) */
+	.globl purgatory_mmio_write32
+	.type purgatory_mmio_write32, %function
+purgatory_mmio_write32:
+	str	w1, [x0]
+	ret
+	.size purgatory_mmio_write32, . - purgatory_mmio_write32
+
+/* void purgatory_halt(void), which never returns */
+	.globl purgatory_halt
+	.type purgatory_halt, %function
+purgatory_halt:
+	msr	daifset, #0xf
+1:	wfi
+	b	1b
+	.size purgatory_halt, . - purgatory_halt
+
+/*
+ * The vector table: 16 entries of 0x80 bytes (synchronous, IRQ, FIQ, SError
+ * for each of the four origins). Each passes its index, then the common part
+ * reads the syndrome, the return address and the fault address of the
+ * exception level it runs at, and reports.
+ */
+	.balign 2048
+vectors:
+	.set index, 0
+	.rept 16
+	.balign 0x80
+	mov	x0, #index
+	b	exception_common
+	.set index, index + 1
+	.endr
+
+exception_common:
+	mrs	x10, CurrentEL
+	cmp	x10, #CURRENT_EL_EL2
+	b.eq	1f
+	mrs	x1, esr_el1
+	mrs	x2, elr_el1
+	mrs	x3, far_el1
+	b	2f
+1:	mrs	x1, esr_el2
+	mrs	x2, elr_el2
+	mrs	x3, far_el2
+2:	adr	x4, purgatory_parameters
+	adr	x9, stack_top
+	mov	sp, x9
+	bl	purgatory_exception
+	b	purgatory_halt
+
+	/*
+	 * What the loader patches, all little-endian 64-bit words: magic,
+	 * version, kernel_entry, dtb, serial (a PL011's register base), flags
+	 * (bit 0 verify, bit 1 announce, bit 2 scrub), region_count, 16 regions
+	 * of {start, size, digest, memsz}, then for a scrub identity_map_end,
+	 * page_table_bytes, scrub_count and 64 ranges of {start, size}.
+	 */
+	.section .data.parameters, "aw", %progbits
+	.balign 8
+	.globl purgatory_parameters
+	.type purgatory_parameters, %object
+purgatory_parameters:
+	.quad	PARAMETERS_MAGIC
+	.quad	PARAMETERS_VERSION
+	.quad	0 /* kernel_entry */
+	.quad	0 /* dtb */
+	.quad	0 /* serial */
+	.quad	0 /* flags */
+	.quad	0 /* region_count */
+	.fill	PARAMETER_REGIONS_MAX * PARAMETER_REGION_SIZE, 1, 0
+	.quad	0 /* identity_map_end */
+	.quad	0 /* page_table_bytes */
+	.quad	0 /* scrub_count */
+	.fill	PARAMETER_SCRUB_MAX * PARAMETER_SCRUB_SIZE, 1, 0
+	.size purgatory_parameters, . - purgatory_parameters
+
+	.section .bss.entry, "aw", %nobits
+	.balign 16
+stack:
+	.skip	STACK_SIZE
+stack_top:
+
+	.section .note.GNU-stack, "", %progbits

@@ -1,0 +1,159 @@
+/*
+ * A stand-in for the kernel's relocation code and for the new kernel, so
+ * that the aarch64 purgatory can run under QEMU without either:
+ * scripts/test-purgatory-qemu.sh boots this ELF on `-M virt` at EL1, or at
+ * EL2 with virtualization on.
+ *
+ * It writes a byte pattern into three regions, copies the purgatory blob to
+ * DEST, fills in its parameter block, and branches to it in the state the
+ * relocation code leaves: the MMU and the caches off, x0-x3 zero, and a
+ * stack pointer the purgatory must not use. The "kernel" it names checks how
+ * it was entered, says so on the PL011 UART, and powers the machine off
+ * through QEMU's PSCI, so QEMU ends with status 0 either way and the line on
+ * the UART tells.
+ *
+ * Built with -D for: DEST, PARAMETERS_OFFSET, MEMORY_SIZE (the blob's),
+ * FLAGS (the block's flags word), PATCH (0 sets only the UART, so the block
+ * names no kernel), CORRUPT (1 flips a byte in the second region after its
+ * digest was taken) and FAULT (1 names a kernel entry outside RAM, so the
+ * branch faults into the purgatory's own vectors). purgatory.bin must be in
+ * the working directory.
+ */
+
+#include <stdint.h>
+
+#ifndef FAULT
+#define FAULT 0
+#endif
+
+#define DTB 0x48000000ull
+#define UART 0x09000000ull
+#define REGION0 0x40400000ull
+#define REGION1 0x40500000ull
+#define REGION2 0x40600003ull
+
+extern const uint8_t blob[], blob_end[];
+extern void fake_kernel(void);
+extern void jump_to_purgatory(uint64_t destination);
+
+static void put(char c) {
+  volatile uint32_t *uart = (volatile uint32_t *)UART;
+  while (uart[0x18 / 4] & 0x20) {
+  }
+  uart[0] = (uint32_t)c;
+}
+
+static void puts(const char *text) {
+  while (*text) put(*text++);
+}
+
+/*
+ * PSCI SYSTEM_OFF, which QEMU's virt machine implements itself: through hvc
+ * at EL1, through smc at EL2 (where hvc would come back to us)
+ */
+static void __attribute__((noreturn)) power_off(void) {
+  uint64_t level;
+  __asm__ volatile("mrs %0, CurrentEL" : "=r"(level));
+  register uint64_t function __asm__("x0") = 0x84000008;
+  if (level == (2 << 2))
+    __asm__ volatile("smc #0" : "+r"(function) : : "memory");
+  else
+    __asm__ volatile("hvc #0" : "+r"(function) : : "memory");
+  for (;;) {
+  }
+}
+
+static void fill(uint64_t start, uint64_t count) {
+  volatile uint8_t *bytes = (volatile uint8_t *)start;
+  for (uint64_t i = 0; i < count; i++) bytes[i] = (uint8_t)((i * 131) ^ (i >> 7));
+}
+
+/* {start, size, digest, memsz}: digests from the XXH64 known answers */
+static const uint64_t regions[4][4] = {
+    {REGION0, 100, 0xacd07a6400e07def, 0x1000},
+    {REGION1, 0x100000, 0x45676a939f29526c, 0x100000},
+    {REGION2, 33, 0x379b60150f2cfc7f, 33},
+    {0, 0, 0xef46db3751d8e999, 0},
+};
+
+void harness_main(void) {
+  fill(REGION0, 100);
+  fill(REGION1, 0x100000);
+  fill(REGION2, 33);
+
+  /* the purgatory segment: the blob, then zeros up to its memsz */
+  volatile uint8_t *segment = (volatile uint8_t *)DEST;
+  uint64_t size = (uint64_t)(blob_end - blob);
+  for (uint64_t i = 0; i < MEMORY_SIZE; i++) segment[i] = i < size ? blob[i] : 0;
+
+  volatile uint64_t *block = (volatile uint64_t *)(DEST + PARAMETERS_OFFSET);
+  block[4] = UART;
+  if (PATCH) {
+    block[2] = FAULT ? 0x7ffff000ull : (uint64_t)fake_kernel;
+    block[3] = DTB;
+    block[5] = FLAGS;
+    block[6] = 4;
+    for (int r = 0; r < 4; r++)
+      for (int f = 0; f < 4; f++) block[7 + r * 4 + f] = regions[r][f];
+  }
+  if (CORRUPT) ((volatile uint8_t *)REGION1)[0x80000] ^= 0x01;
+
+  jump_to_purgatory(DEST);
+}
+
+/* what the fake kernel found, from the assembly below */
+void kernel_check(uint64_t x0, uint64_t x1, uint64_t x2, uint64_t x3, uint64_t sp) {
+  const char *wrong = 0;
+  if (x0 != DTB) wrong = "x0 is not the DTB\r\n";
+  else if (x1 | x2 | x3) wrong = "x1, x2 or x3 is not 0\r\n";
+  else if (sp < DEST || sp > DEST + MEMORY_SIZE) wrong = "SP is not inside the purgatory segment\r\n";
+  if (wrong) {
+    puts("fake kernel: reached, but wrong: ");
+    puts(wrong);
+    power_off();
+  }
+  uint64_t level;
+  __asm__ volatile("mrs %0, CurrentEL" : "=r"(level));
+  puts(level == (2 << 2) ? "fake kernel: reached at EL2" : "fake kernel: reached at EL1");
+  puts(" with x0 = DTB, x1-x3 0, a stack in the segment\r\n");
+  power_off();
+}
+
+__asm__(
+    ".section .text.start, \"ax\"\n"
+    ".globl _start\n"
+    "_start:\n"
+    "  ldr x9, =harness_stack_top\n"
+    "  mov sp, x9\n"
+    "  bl harness_main\n"
+    "1: wfi\n"
+    "  b 1b\n"
+    /* x0-x3 zero, and SP somewhere the purgatory must not use */
+    ".text\n"
+    ".globl jump_to_purgatory\n"
+    "jump_to_purgatory:\n"
+    "  mov x9, x0\n"
+    "  mov x0, xzr\n"
+    "  mov x1, xzr\n"
+    "  mov x2, xzr\n"
+    "  mov x3, xzr\n"
+    "  mov x10, #0x10\n"
+    "  mov sp, x10\n"
+    "  br x9\n"
+    ".globl fake_kernel\n"
+    "fake_kernel:\n"
+    "  mov x4, sp\n"
+    "  ldr x9, =harness_stack_top\n"
+    "  mov sp, x9\n"
+    "  bl kernel_check\n"
+    ".section .rodata.blob, \"a\"\n"
+    ".balign 16\n"
+    ".globl blob\n"
+    "blob:\n"
+    "  .incbin \"purgatory.bin\"\n"
+    ".globl blob_end\n"
+    "blob_end:\n"
+    ".bss\n"
+    ".balign 16\n"
+    "  .skip 16384\n"
+    "harness_stack_top:\n");
