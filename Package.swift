@@ -12,7 +12,9 @@ let package = Package(
   ],
   targets: [
     .target(name: "CHandoffShims"),
-    .target(name: "HandoffCore"),
+    // libfdt from Debian (libfdt-dev) for the arm64 and riscv64 DTB edits
+    .target(name: "CHandoffFDT", linkerSettings: [.linkedLibrary("fdt")]),
+    .target(name: "HandoffCore", dependencies: ["CHandoffFDT"]),
     .target(name: "HandoffLinux", dependencies: ["HandoffCore", "CHandoffShims"]),
     .target(name: "HandoffCLI", dependencies: ["HandoffCore", "HandoffLinux", "CHandoffShims"]),
     .executableTarget(name: "handoff", dependencies: ["HandoffCLI", "CHandoffShims"]),

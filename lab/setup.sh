@@ -7,7 +7,8 @@ set -Eeuo pipefail
 
 cache="${HANDOFF_LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/handoff-lab}"
 packages=(
-  qemu-system-x86 qemu-system-arm ovmf busybox-static musl-dev cpio xz-utils zstd kexec-tools
+  qemu-system-x86 qemu-system-arm ovmf busybox-static musl-dev libfdt-dev cpio xz-utils zstd
+  kexec-tools
   sbsigntool openssl python3-venv
 )
 suites=(bookworm trixie sid)

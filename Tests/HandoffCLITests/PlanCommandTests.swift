@@ -95,7 +95,7 @@ struct PlanCommandTests {
       ])
     #expect(lines[11].hasPrefix("    [\(hex(bootParams)), \(hex(bootParams + 4160)))  0x"))
     #expect(lines[12] == "    [0x1fffff000, 0x1fffff009)  \(initrdDigest)")
-    #expect(lines.dropLast().last == "  serial port   0x3f8")
+    #expect(lines.dropLast().last == "  serial        0x3f8")
     #expect(
       lines.last
         == "free RAM:     [0x100000, 0x1000000), [0x1020000, \(hex(bootParams))), "
@@ -137,7 +137,7 @@ struct PlanCommandTests {
     let kernelStart = try #require(segments[0]["start"] as? UInt64)
     #expect(purgatory["kernel_entry"] as? UInt64 == kernelStart + 0x200)
     #expect(purgatory["boot_params"] as? UInt64 == segments[1]["start"] as? UInt64)
-    #expect(purgatory["serial_port"] as? Int == 0x3f8)
+    #expect(purgatory["serial"] as? Int == 0x3f8)
     #expect(purgatory["verify"] as? Bool == true)
     #expect(purgatory["digest"] as? String == "xxh64")
     let regions = try #require(purgatory["regions"] as? [[String: Any]])

@@ -69,7 +69,7 @@ enum PlanChecks {
     // what the purgatory is told: the 64-bit entry, boot_params, and each
     // other segment's XXH64
     #expect(plan.purgatory.kernelEntry == kernel.destination + 0x200)
-    #expect(plan.purgatory.bootParams == bootParams.destination)
+    #expect(plan.purgatory.kernelArgument == bootParams.destination)
     let checked = plan.segments.filter { $0.role != "purgatory" }
     #expect(plan.purgatory.regions.count == checked.count)
     for (region, segment) in zip(plan.purgatory.regions, checked) {
@@ -110,8 +110,8 @@ enum PlanChecks {
     #expect(word(bytes, block) == 0x4750_5446_464f_4e48)
     #expect(word(bytes, block + 0x08) == word(blob, block + 0x08))
     #expect(word(bytes, block + 0x10) == parameters.kernelEntry)
-    #expect(word(bytes, block + 0x18) == parameters.bootParams)
-    #expect(word(bytes, block + 0x20) == UInt64(parameters.serialPort))
+    #expect(word(bytes, block + 0x18) == parameters.kernelArgument)
+    #expect(word(bytes, block + 0x20) == parameters.serial)
     #expect(
       word(bytes, block + 0x28) == (parameters.verify ? 1 : 0) | (parameters.announce ? 2 : 0))
     #expect(word(bytes, block + 0x30) == UInt64(parameters.regions.count))

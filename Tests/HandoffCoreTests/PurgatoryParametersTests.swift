@@ -12,7 +12,7 @@ struct PurgatoryParametersTests {
   ]
 
   static let parameters = PurgatoryParameters(
-    kernelEntry: 0x100_0200, bootParams: 0x7ffe_0000, serialPort: 0x3f8, verify: true,
+    kernelEntry: 0x100_0200, kernelArgument: 0x7ffe_0000, serial: 0x3f8, verify: true,
     announce: true, regions: regions)
 
   @Test("Every field reads back at its offset in the real blob")

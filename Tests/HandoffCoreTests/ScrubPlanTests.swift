@@ -400,7 +400,7 @@ struct ScrubParameterTests {
 
   static func parameters(scrub: PurgatoryScrub?) -> PurgatoryParameters {
     PurgatoryParameters(
-      kernelEntry: 0x100_0200, bootParams: 0x3ffd_5000, serialPort: 0x3f8, verify: true,
+      kernelEntry: 0x100_0200, kernelArgument: 0x3ffd_5000, serial: 0x3f8, verify: true,
       announce: true,
       regions: [
         PurgatoryRegion(start: 0x100_0000, size: 0xd5_b7c0, digest: 1, memorySize: 0x3c3_b000)

@@ -47,7 +47,8 @@ enum PlanCommand {
     let parameters = plan.purgatory
     lines.append("purgatory:")
     lines.append("  kernel entry  \(hex(parameters.kernelEntry))")
-    lines.append("  boot_params   \(hex(parameters.bootParams))")
+    lines.append(
+      "  " + padded(plan.kernelArgumentRole, 14) + hex(parameters.kernelArgument))
     lines.append(
       "  verify        "
         + (parameters.verify ? "xxh64 of \(parameters.regions.count) segments" : "off"))
@@ -66,7 +67,7 @@ enum PlanCommand {
       lines.append("  scrub         off")
     }
     lines.append(
-      "  serial port   " + (parameters.serialPort == 0 ? "none" : hex(parameters.serialPort)))
+      "  serial        " + (parameters.serial == 0 ? "none" : hex(parameters.serial)))
     var free: [String] = []
     for range in plan.freeMemory { free.append(range.rangeText) }
     lines.append("free RAM:     " + joined(free, ", "))
@@ -94,8 +95,8 @@ enum PlanCommand {
     }
     var purgatory = JSONObject()
     purgatory.add("kernel_entry", plan.purgatory.kernelEntry)
-    purgatory.add("boot_params", plan.purgatory.bootParams)
-    purgatory.add("serial_port", plan.purgatory.serialPort)
+    purgatory.add(plan.kernelArgumentRole, plan.purgatory.kernelArgument)
+    purgatory.add("serial", plan.purgatory.serial)
     purgatory.add("verify", plan.purgatory.verify)
     purgatory.add("digest", "xxh64")
     purgatory.add("regions", objects: regions)

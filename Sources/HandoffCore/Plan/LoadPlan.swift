@@ -40,6 +40,12 @@ public struct LoadPlan: Equatable, Sendable {
     self.freeMemory = freeMemory
   }
 
+  /// The role of the segment the purgatory hands the kernel's address of:
+  /// boot_params on x86_64, dtb on aarch64.
+  public var kernelArgumentRole: String {
+    segments.first { $0.destination == purgatory.kernelArgument }?.role ?? "boot_params"
+  }
+
   /// The kernel refuses more segments than this.
   public static let segmentLimit = 16
 }
@@ -66,5 +72,33 @@ public struct PlanOptions: Equatable, Sendable {
     self.serialPort = serialPort
     self.corruptSegment = corruptSegment
     self.scrub = scrub
+  }
+}
+
+extension PlanOptions {
+  /// Lab only: flips a byte in the middle of the segment `corruptSegment`
+  /// names, after its digest was taken. The purgatory, last, is never
+  /// damaged.
+  func damage(_ segments: inout [PlannedSegment]) {
+    guard let index = corruptSegment, index >= 0, index < segments.count - 1,
+      !segments[index].bytes.isEmpty
+    else { return }
+    segments[index].bytes[segments[index].bytes.count / 2] ^= 0xff
+  }
+}
+
+extension PurgatoryRegion {
+  /// One region per segment, in order, with its digest when the purgatory
+  /// will check it: the digests cost a pass over every byte.
+  static func covering(_ segments: [PlannedSegment], verify: Bool) -> [PurgatoryRegion] {
+    var regions: [PurgatoryRegion] = []
+    for segment in segments {
+      let digest = verify ? segment.bytes.withUnsafeBytes { xxh64($0) } : 0
+      regions.append(
+        PurgatoryRegion(
+          start: segment.destination, size: UInt64(segment.bytes.count), digest: digest,
+          memorySize: segment.memorySize))
+    }
+    return regions
   }
 }

@@ -101,15 +101,7 @@ public struct X86LoadPlanner {
           role: "initrd", bytes: initrd, destination: initrdPlacement.address,
           memorySize: SegmentPlacer.roundUp(initrdPlacement.size, SegmentPlacer.pageSize)))
     }
-    // the digests cost a pass over every byte: only when they will be checked
-    var regions: [PurgatoryRegion] = []
-    for segment in segments {
-      let digest = options.verify ? segment.bytes.withUnsafeBytes { xxh64($0) } : 0
-      regions.append(
-        PurgatoryRegion(
-          start: segment.destination, size: UInt64(segment.bytes.count), digest: digest,
-          memorySize: segment.memorySize))
-    }
+    let regions = PurgatoryRegion.covering(segments, verify: options.verify)
 
     // what a scrub zeroes: free RAM with every segment cut out, this
     // purgatory's own and its page tables included
@@ -138,8 +130,8 @@ public struct X86LoadPlanner {
 
     // the purgatory, told where to jump, what to check and what to scrub
     let parameters = PurgatoryParameters(
-      kernelEntry: kernel + X86LoadPlanner.entry64Offset, bootParams: bootParamsAddress,
-      serialPort: options.serialPort, verify: options.verify, announce: options.announce,
+      kernelEntry: kernel + X86LoadPlanner.entry64Offset, kernelArgument: bootParamsAddress,
+      serial: UInt64(options.serialPort), verify: options.verify, announce: options.announce,
       regions: regions, scrub: scrub)
     segments.append(
       PlannedSegment(
@@ -148,11 +140,7 @@ public struct X86LoadPlanner {
           PurgatoryBlobX86_64.bytes, at: PurgatoryBlobX86_64.parametersOffset),
         destination: purgatory, memorySize: purgatorySize))
 
-    if let index = options.corruptSegment, index >= 0, index < segments.count - 1,
-      !segments[index].bytes.isEmpty
-    {
-      segments[index].bytes[segments[index].bytes.count / 2] ^= 0xff
-    }
+    options.damage(&segments)
     precondition(segments.count <= LoadPlan.segmentLimit, "an x86_64 plan has at most 4 segments")
     return LoadPlan(
       segments: segments, entry: purgatory + UInt64(PurgatoryBlobX86_64.entryOffset),

@@ -51,17 +51,20 @@ public struct PurgatoryScrub: Equatable, Sendable {
 ///
 /// In the blob it is 1616 bytes at an 8-byte-aligned offset, every field a
 /// little-endian UInt64: magic (`HNOFFTPG` in memory), version 2,
-/// kernel_entry, boot_params, serial_port, flags (bit 0 verify, bit 1
+/// kernel_entry, boot_params or dtb, serial, flags (bit 0 verify, bit 1
 /// announce, bit 2 scrub), region_count, 16 regions of {start, size,
 /// digest, memsz}, identity_map_end, page_table_bytes, scrub_count, then
 /// 64 scrub ranges of {start, size}.
 public struct PurgatoryParameters: Equatable, Sendable {
-  /// Where the purgatory jumps: the kernel's 64-bit entry, load address + 0x200.
+  /// Where the purgatory jumps: on x86_64 the kernel's 64-bit entry, load
+  /// address + 0x200; on aarch64 the Image's first instruction.
   public var kernelEntry: UInt64
-  /// The physical address of boot_params, handed over in RSI.
-  public var bootParams: UInt64
-  /// The I/O port of the 16550 UART to report on; 0 for none.
-  public var serialPort: UInt16
+  /// What the kernel is handed: the physical address of boot_params in RSI
+  /// on x86_64, of the DTB in x0 on aarch64.
+  public var kernelArgument: UInt64
+  /// The UART to report on: a 16550's I/O port on x86_64, a PL011's
+  /// register base on aarch64; 0 for none.
+  public var serial: UInt64
   /// Check every region's digest, and halt instead of jumping on a mismatch.
   public var verify: Bool
   /// Say on the serial port that the regions were verified.
@@ -72,12 +75,12 @@ public struct PurgatoryParameters: Equatable, Sendable {
   public var scrub: PurgatoryScrub?
 
   public init(
-    kernelEntry: UInt64, bootParams: UInt64, serialPort: UInt16, verify: Bool, announce: Bool,
+    kernelEntry: UInt64, kernelArgument: UInt64, serial: UInt64, verify: Bool, announce: Bool,
     regions: [PurgatoryRegion], scrub: PurgatoryScrub? = nil
   ) {
     self.kernelEntry = kernelEntry
-    self.bootParams = bootParams
-    self.serialPort = serialPort
+    self.kernelArgument = kernelArgument
+    self.serial = serial
     self.verify = verify
     self.announce = announce
     self.regions = regions
@@ -103,8 +106,8 @@ public struct PurgatoryParameters: Equatable, Sendable {
     public static let magic = 0x00
     public static let version = 0x08
     public static let kernelEntry = 0x10
-    public static let bootParams = 0x18
-    public static let serialPort = 0x20
+    public static let kernelArgument = 0x18
+    public static let serial = 0x20
     public static let flags = 0x28
     public static let regionCount = 0x30
     public static let regions = 0x38
@@ -150,8 +153,8 @@ public struct PurgatoryParameters: Equatable, Sendable {
     if announce { flags |= Flag.announce }
     if scrub != nil { flags |= Flag.scrub }
     Self.store(kernelEntry, in: &block, at: offset + Field.kernelEntry)
-    Self.store(bootParams, in: &block, at: offset + Field.bootParams)
-    Self.store(UInt64(serialPort), in: &block, at: offset + Field.serialPort)
+    Self.store(kernelArgument, in: &block, at: offset + Field.kernelArgument)
+    Self.store(serial, in: &block, at: offset + Field.serial)
     Self.store(flags, in: &block, at: offset + Field.flags)
     Self.store(UInt64(regions.count), in: &block, at: offset + Field.regionCount)
 

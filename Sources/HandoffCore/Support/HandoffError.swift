@@ -25,6 +25,8 @@ public enum HandoffError: Error, Equatable {
   case scrubTooFragmented(ranges: Int, limit: Int)
   /// A scrub was asked for where Handoff's own purgatory cannot run.
   case scrubUnavailable(reason: String)
+  /// libfdt refused a device tree or an edit of one.
+  case deviceTree(source: String, operation: String, reason: String)
   /// `exec` was asked for with no kernel loaded.
   case nothingLoaded
   /// `exec` cannot tell whether a kernel is loaded, so it does nothing.
@@ -70,6 +72,8 @@ extension HandoffError: CustomStringConvertible {
         + "runtime regions and reservations are cut out, more than the \(limit) the purgatory takes"
     case .scrubUnavailable(let reason):
       return "cannot scrub: \(reason)"
+    case .deviceTree(let source, let operation, let reason):
+      return "\(source): device tree: \(operation): \(reason)"
     case .nothingLoaded:
       return "no kernel is loaded; load one first"
     case .loadStateUnknown(let path):
