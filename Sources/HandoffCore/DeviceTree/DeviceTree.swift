@@ -71,7 +71,9 @@ public struct DeviceTree {
     let length = Int32(value.count)
     let result = buffer.withUnsafeMutableBytes { tree in
       value.withUnsafeBytes { bytes in
-        Self.withCString(name) { fdt_setprop(tree.baseAddress, node, $0, bytes.baseAddress, length) }
+        Self.withCString(name) { name in
+          fdt_setprop(tree.baseAddress, node, name, bytes.baseAddress, length)
+        }
       }
     }
     guard result == 0 else {
