@@ -20,7 +20,7 @@ let package = Package(
     .executableTarget(name: "handoff", dependencies: ["HandoffCLI", "CHandoffShims"]),
     .executableTarget(name: "handoff-lab", dependencies: ["HandoffCore"], path: "Lab"),
     .target(
-      name: "HandoffTestSupport", dependencies: ["HandoffCore", "HandoffLinux"],
+      name: "HandoffTestSupport", dependencies: ["HandoffCore", "HandoffLinux", "CHandoffFDT"],
       path: "Tests/HandoffTestSupport"),
     .testTarget(name: "HandoffCoreTests", dependencies: ["HandoffCore", "HandoffTestSupport"]),
     .testTarget(name: "HandoffLinuxTests", dependencies: ["HandoffLinux", "HandoffTestSupport"]),

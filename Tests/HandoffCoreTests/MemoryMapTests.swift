@@ -43,6 +43,19 @@ struct MemoryMapTests {
     #expect(!map.ranges.contains { $0.start == 0x3300_0000 })
   }
 
+  @Test("Reservations nested in RAM are excluded; those nested in other windows are not")
+  func nestedReservations() throws {
+    let text = """
+      40000000-7fffffff : System RAM
+        40210000-4165ffff : Kernel code
+        41660000-41b2ffff : reserved
+      b0000000-bfffffff : PCI ECAM
+        b0000000-bfffffff : Reserved
+      """
+    let map = try MemoryMapParser.parseIomem(text, source: "/proc/iomem")
+    #expect(map.excluded == [MemoryRange(start: 0x4166_0000, end: 0x41b3_0000, kind: .reserved)])
+  }
+
   @Test("Without a Crash kernel line nothing is excluded")
   func noCrashKernel() throws {
     let text = """

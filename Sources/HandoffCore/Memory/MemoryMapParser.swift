@@ -10,6 +10,7 @@ public enum MemoryMapParser {
     var ranges: [MemoryRange] = []
     var excluded: [MemoryRange] = []
     var number = 0
+    var insideRAM = false
     for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
       number += 1
       if line.allSatisfy({ $0 == " " }) { continue }
@@ -36,11 +37,15 @@ public enum MemoryMapParser {
       }
       let range = MemoryRange(start: first, end: last + 1, kind: MemoryKind(linuxName: name))
       if !nested {
+        insideRAM = range.kind == .ram
         // device windows (PCI buses, IOAPIC, ROMs) are not memory the next
         // kernel's e820 should list: it would reserve them and starve devices
         if case .other = range.kind { continue }
         ranges.append(range)
-      } else if name == "Crash kernel" {
+      } else if name == "Crash kernel" || insideRAM && (name == "reserved" || name == "Reserved") {
+        // the crash kernel's region, and on arm64 and riscv64 whatever the
+        // running kernel reserved inside RAM (firmware tables, reserved-memory
+        // nodes, its own allocations): no segment may go there
         excluded.append(MemoryRange(start: range.start, end: range.end, kind: .reserved))
       }
     }

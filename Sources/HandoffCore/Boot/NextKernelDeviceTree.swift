@@ -1,0 +1,82 @@
+/// The DTB an arm64 or riscv64 kernel is handed: the running kernel's own
+/// (from /sys/firmware/fdt, or a file), with /chosen rewritten for this
+/// handoff. Everything else is kept, the UEFI memory-map properties among
+/// them, since the next kernel takes its memory map from there.
+public struct NextKernelDeviceTree {
+  /// The packed blob.
+  public let blob: [UInt8]
+  /// What changed, one line each, for `plan`: `set /chosen bootargs`.
+  public let edits: [String]
+
+  /// Properties that only a crash kernel or the previous handoff may see.
+  static let staleProperties = [
+    "linux,elfcorehdr", "linux,usable-memory-range", "linux,initrd-start", "linux,initrd-end",
+  ]
+
+  /// Rewrites /chosen of `running`: the command line, the initrd's range
+  /// (with the old one's /memreserve/ dropped), a fresh kaslr-seed and
+  /// rng-seed, and no crash-kernel properties.
+  ///
+  /// Throws `deviceTree` when libfdt refuses the tree or an edit.
+  public init(
+    running: [UInt8], source: String, commandLine: String,
+    initrd: (start: UInt64, end: UInt64)?, kaslrSeed: UInt64, rngSeed: [UInt8]
+  ) throws(HandoffError) {
+    var tree = try DeviceTree(running, source: source, room: 0x1000 + commandLine.utf8.count)
+    var edits: [String] = []
+
+    // the running kernel's initrd: its range, and the reservation for it
+    if let start = tree.property("/chosen", "linux,initrd-start").flatMap(Self.bigEndian),
+      let end = tree.property("/chosen", "linux,initrd-end").flatMap(Self.bigEndian), end > start,
+      tree.deleteReservation(address: start, size: end - start)
+    {
+      edits.append("delete /memreserve/ [\(hex(start)), \(hex(end))) of the running initrd")
+    }
+    for name in Self.staleProperties where tree.deleteProperty("/chosen", name) {
+      edits.append("delete /chosen \(name)")
+    }
+
+    if commandLine.isEmpty {
+      if tree.deleteProperty("/chosen", "bootargs") { edits.append("delete /chosen bootargs") }
+    } else {
+      try tree.setString("/chosen", "bootargs", commandLine)
+      edits.append("set /chosen bootargs \"\(commandLine)\"")
+    }
+    if let initrd {
+      try tree.setUInt64("/chosen", "linux,initrd-start", initrd.start)
+      try tree.setUInt64("/chosen", "linux,initrd-end", initrd.end)
+      edits.append("set /chosen linux,initrd-start \(hex(initrd.start))")
+      edits.append("set /chosen linux,initrd-end \(hex(initrd.end))")
+    }
+
+    // randomness: the booted kernel zeroes both after use, so the running
+    // tree's copies are spent
+    try tree.setUInt64("/chosen", "kaslr-seed", kaslrSeed)
+    edits.append("set /chosen kaslr-seed (8 random bytes)")
+    if !rngSeed.isEmpty {
+      try tree.setProperty("/chosen", "rng-seed", rngSeed)
+      edits.append("set /chosen rng-seed (\(rngSeed.count) random bytes)")
+    }
+
+    self.blob = tree.blob
+    self.edits = edits
+  }
+
+  /// The register base of the PL011 UART that /chosen stdout-path names,
+  /// or nil when it names none or another kind of UART.
+  ///
+  /// 16550-compatible UARTs, common on arm64 boards and the riscv64 virt
+  /// machine, are not reported on yet: the purgatory only drives a PL011.
+  public static func pl011Console(in tree: DeviceTree) -> UInt64? {
+    guard let stdout = tree.stringProperty("/chosen", "stdout-path") else { return nil }
+    let path = String(stdout.split(separator: ":", maxSplits: 1).first ?? "")
+    guard !path.isEmpty, tree.isCompatible(path, "arm,pl011") else { return nil }
+    return tree.registerAddress(path)
+  }
+
+  /// A 32- or 64-bit big-endian cell value, as /chosen's initrd bounds come.
+  static func bigEndian(_ bytes: [UInt8]) -> UInt64? {
+    guard bytes.count == 4 || bytes.count == 8 else { return nil }
+    return bytes.reduce(0) { $0 << 8 | UInt64($1) }
+  }
+}

@@ -1,0 +1,26 @@
+import HandoffCore
+
+extension MachineReader {
+  /// The running kernel's DTB, which the next arm64 or riscv64 kernel's
+  /// starts from.
+  static var runningDeviceTree: String { "/sys/firmware/fdt" }
+
+  /// The arm64 boot environment of this machine: RAM from /proc/iomem
+  /// (or `memoryMapFile`), the DTB from /sys/firmware/fdt (or
+  /// `deviceTreeFile`), and fresh seeds for KASLR and the RNG.
+  ///
+  /// Throws `unreadable` when there is no DTB to start from: a machine that
+  /// booted through ACPI alone has none, and its kernel wants one anyway.
+  public func arm64Environment(memoryMapFile: String? = nil, deviceTreeFile: String? = nil)
+    throws(HandoffError) -> Arm64BootEnvironment
+  {
+    let map = try memoryMap(file: memoryMapFile)
+    let source = deviceTreeFile ?? Self.runningDeviceTree
+    let tree = try system.readFile(source)
+    debug("dtb: \(tree.count) bytes from \(source)")
+    let seed = system.randomBytes(count: 8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+    return Arm64BootEnvironment(
+      memoryMap: map, deviceTree: tree, deviceTreeSource: source, kaslrSeed: seed,
+      rngSeed: system.randomBytes(count: 64))
+  }
+}

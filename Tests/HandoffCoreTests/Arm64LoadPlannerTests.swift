@@ -1,0 +1,117 @@
+import HandoffCore
+import HandoffTestSupport
+import Testing
+
+@Suite("Planning an arm64 kexec_load")
+struct Arm64LoadPlannerTests {
+  /// 1 GiB of RAM at 1 GiB, as on QEMU's virt machine, with the running
+  /// kernel's reservations inside it.
+  static let iomem = """
+    09000000-09000fff : pl011@9000000
+      09000000-09000fff : 9000000.pl011 pl011@9000000
+    40000000-7fffffff : System RAM
+      40210000-4165ffff : Kernel code
+      41660000-41b2ffff : reserved
+      41b30000-42d0ffff : Kernel data
+      48000000-480fffff : reserved
+    """
+
+  static func plan(
+    kernelSize: Int = 0x180_0000, imageSize: UInt64 = 0x1c0_0000, textOffset: UInt64 = 0,
+    initrd: [UInt8]? = [UInt8](repeating: 0xab, count: 0x30_0000),
+    options: PlanOptions = PlanOptions()
+  ) throws -> (plan: LoadPlan, deviceTreeEdits: [String]) {
+    let map = try MemoryMapParser.parseIomem(iomem, source: "iomem")
+    let environment = Arm64BootEnvironment(
+      memoryMap: map, deviceTree: DeviceTreeFixture.virt(), deviceTreeSource: "/sys/firmware/fdt",
+      kaslrSeed: 42, rngSeed: [1, 2, 3, 4])
+    return try Arm64LoadPlanner(
+      kernel: [UInt8](repeating: 0x14, count: kernelSize), textOffset: textOffset,
+      imageSize: imageSize, initrd: initrd, commandLine: "console=ttyAMA0",
+      environment: environment, options: options
+    ).plan()
+  }
+
+  @Test("The Image goes to the lowest 2 MiB-aligned base clear of reservations")
+  func kernelPlacement() throws {
+    // 28 MiB from 0x40000000 would cover the reserved [0x41660000,
+    // 0x41b30000); the next 2 MiB boundary past it is 0x41c00000
+    let (plan, _) = try Self.plan()
+    let kernel = try PlanChecks.segment(plan, "kernel")
+    #expect(kernel.destination == 0x41c0_0000)
+    #expect(kernel.memorySize == 0x1c0_0000)
+    #expect(plan.purgatory.kernelEntry == 0x41c0_0000)
+
+    // a smaller Image fits below the reservation, at the start of RAM
+    let (small, _) = try Self.plan(kernelSize: 0x100_0000, imageSize: 0x140_0000)
+    #expect(try PlanChecks.segment(small, "kernel").destination == 0x4000_0000)
+  }
+
+  @Test("A text_offset puts the Image that far past its 2 MiB-aligned base")
+  func textOffset() throws {
+    let (plan, _) = try Self.plan(textOffset: 0x8_0000)
+    let kernel = try PlanChecks.segment(plan, "kernel")
+    #expect(kernel.destination == 0x41c8_0000)
+    #expect((kernel.destination - 0x8_0000) % 0x20_0000 == 0)
+  }
+
+  @Test("Segments stay clear of the running kernel's reservations and of each other")
+  func segmentsApart() throws {
+    let (plan, _) = try Self.plan()
+    #expect(plan.segments.map(\.role) == ["kernel", "dtb", "initrd", "purgatory"])
+    let reserved: [(UInt64, UInt64)] = [(0x4166_0000, 0x41b3_0000), (0x4800_0000, 0x4810_0000)]
+    let ranges = plan.segments.map { ($0.destination, $0.destination + $0.memorySize) }
+    for (index, range) in ranges.enumerated() {
+      #expect(range.0 % 0x1000 == 0 && range.0 >= 0x4000_0000 && range.1 <= 0x8000_0000)
+      for other in reserved + ranges[(index + 1)...] {
+        #expect(range.1 <= other.0 || other.1 <= range.0, "\(range) overlaps \(other)")
+      }
+    }
+  }
+
+  @Test("The kernel is handed the DTB, which names the initrd where it was placed")
+  func deviceTreeNamesInitrd() throws {
+    let (plan, edits) = try Self.plan()
+    let dtb = try PlanChecks.segment(plan, "dtb")
+    let initrd = try PlanChecks.segment(plan, "initrd")
+    #expect(plan.purgatory.kernelArgument == dtb.destination)
+    #expect(plan.kernelArgumentRole == "dtb")
+    let tree = try DeviceTree(dtb.bytes, source: "dtb")
+    let start = tree.property("/chosen", "linux,initrd-start")
+    let end = tree.property("/chosen", "linux,initrd-end")
+    #expect(start.map { $0.reduce(UInt64(0)) { $0 << 8 | UInt64($1) } } == initrd.destination)
+    #expect(
+      end.map { $0.reduce(UInt64(0)) { $0 << 8 | UInt64($1) } }
+        == initrd.destination + 0x30_0000)
+    #expect(edits.contains("set /chosen bootargs \"console=ttyAMA0\""))
+  }
+
+  @Test("The purgatory checks every other segment and reports on the DTB's PL011")
+  func purgatoryParameters() throws {
+    let (plan, _) = try Self.plan()
+    let purgatory = try PlanChecks.segment(plan, "purgatory")
+    #expect(plan.entry == purgatory.destination + UInt64(PurgatoryBlobAArch64.entryOffset))
+    #expect(plan.purgatory.regions.count == 3)
+    for (region, segment) in zip(plan.purgatory.regions, plan.segments) {
+      #expect(region.start == segment.destination)
+      #expect(region.digest == xxh64(segment.bytes))
+    }
+    #expect(plan.purgatory.serial == 0x900_0000)
+    let block = PurgatoryBlobAArch64.parametersOffset
+    #expect(PlanChecks.word(purgatory.bytes, block + 0x10) == plan.purgatory.kernelEntry)
+    #expect(PlanChecks.word(purgatory.bytes, block + 0x18) == plan.purgatory.kernelArgument)
+  }
+
+  @Test("A scrub is refused on arm64, and an Image larger than RAM names the kernel")
+  func refusals() {
+    #expect(throws: HandoffError.self) { _ = try Self.plan(options: PlanOptions(scrub: true)) }
+    #expect {
+      _ = try Self.plan(imageSize: 0x4000_0000)
+    } throws: { error in
+      guard case .placementFailed(let segment, _, _, _)? = error as? HandoffError else {
+        return false
+      }
+      return segment == "kernel"
+    }
+  }
+}

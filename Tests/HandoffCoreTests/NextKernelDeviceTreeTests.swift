@@ -1,0 +1,94 @@
+import HandoffCore
+import HandoffTestSupport
+import Testing
+
+@Suite("The next kernel's device tree")
+struct NextKernelDeviceTreeTests {
+  static let seed = [UInt8](repeating: 0x5a, count: 64)
+
+  static func edited(
+    commandLine: String = "console=ttyAMA0 handoff=1",
+    initrd: (start: UInt64, end: UInt64)? = (0x7e00_0000, 0x7e80_0000)
+  ) throws -> (NextKernelDeviceTree, DeviceTree) {
+    let next = try NextKernelDeviceTree(
+      running: DeviceTreeFixture.virt(), source: "/sys/firmware/fdt", commandLine: commandLine,
+      initrd: initrd, kaslrSeed: 0x0123_4567_89ab_cdef, rngSeed: seed)
+    return (next, try DeviceTree(next.blob, source: "next"))
+  }
+
+  @Test("/chosen gets the command line, the new initrd and fresh seeds")
+  func chosenRewritten() throws {
+    let (_, tree) = try Self.edited()
+    #expect(tree.stringProperty("/chosen", "bootargs") == "console=ttyAMA0 handoff=1")
+    #expect(
+      tree.property("/chosen", "linux,initrd-start") == [0, 0, 0, 0, 0x7e, 0, 0, 0])
+    #expect(
+      tree.property("/chosen", "linux,initrd-end") == [0, 0, 0, 0, 0x7e, 0x80, 0, 0])
+    #expect(
+      tree.property("/chosen", "kaslr-seed") == [0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef])
+    #expect(tree.property("/chosen", "rng-seed") == Self.seed)
+  }
+
+  @Test("The running initrd's reservation and the crash kernel's properties are gone")
+  func staleStateRemoved() throws {
+    let (next, tree) = try Self.edited()
+    #expect(tree.memoryReservations.isEmpty)
+    #expect(tree.property("/chosen", "linux,elfcorehdr") == nil)
+    #expect(
+      next.edits.contains("delete /memreserve/ [0x48000000, 0x48100000) of the running initrd"))
+    #expect(next.edits.contains("delete /chosen linux,elfcorehdr"))
+  }
+
+  @Test("Without an initrd the old bounds go; an empty command line drops bootargs")
+  func noInitrdNoCommandLine() throws {
+    let (next, tree) = try Self.edited(commandLine: "", initrd: nil)
+    #expect(tree.property("/chosen", "linux,initrd-start") == nil)
+    #expect(tree.property("/chosen", "linux,initrd-end") == nil)
+    #expect(tree.property("/chosen", "bootargs") == nil)
+    #expect(next.edits.contains("delete /chosen bootargs"))
+  }
+
+  @Test("Everything outside /chosen is kept: memory, the UART, the root's cells")
+  func restKept() throws {
+    let (_, tree) = try Self.edited()
+    #expect(tree.stringProperty("/memory@40000000", "device_type") == "memory")
+    #expect(tree.registerAddress("/pl011@9000000") == 0x900_0000)
+    #expect(tree.property("/", "#address-cells") == [0, 0, 0, 2])
+  }
+
+  @Test("stdout-path names the PL011 the purgatory reports on; a 16550 is not used")
+  func consoleUART() throws {
+    let pl011 = try DeviceTree(DeviceTreeFixture.virt(), source: "virt")
+    #expect(NextKernelDeviceTree.pl011Console(in: pl011) == 0x900_0000)
+    let other = try DeviceTree(DeviceTreeFixture.virt(uart: "ns16550a"), source: "virt")
+    #expect(NextKernelDeviceTree.pl011Console(in: other) == nil)
+  }
+
+  @Test(
+    "Bytes that are not a device tree are refused with the source named",
+    arguments: [
+      ([UInt8](repeating: 0, count: 64), "/sys/firmware/fdt: device tree: reading the header: "),
+      ([UInt8](repeating: 0xd0, count: 8), "/sys/firmware/fdt: truncated: FDT header"),
+    ])
+  func badBlob(bytes: [UInt8], message: String) {
+    #expect {
+      _ = try DeviceTree(bytes, source: "/sys/firmware/fdt")
+    } throws: { error in
+      (error as? HandoffError)?.description.hasPrefix(message) == true
+    }
+  }
+
+  @Test("A totalsize past the end of the blob is refused, naming the field")
+  func totalSizeTooLarge() {
+    var blob = DeviceTreeFixture.virt()
+    blob[4] = 0x7f
+    #expect {
+      _ = try DeviceTree(blob, source: "dtb")
+    } throws: { error in
+      guard case .invalidField(_, let field, let offset, _, _)? = error as? HandoffError else {
+        return false
+      }
+      return field == "FDT totalsize" && offset == 4
+    }
+  }
+}
