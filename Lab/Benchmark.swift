@@ -208,8 +208,8 @@ struct Benchmark {
       throw LabError.missing(
         "the static handoff binary (\(paths.handoffBinary.path)); run 'make static'")
     }
-    guard let busybox = FileManager.default.contents(atPath: paths.busybox.path) else {
-      throw LabError.missing("busybox (\(paths.busybox.path)); run 'make setup'")
+    guard let busybox = FileManager.default.contents(atPath: paths.busybox(.x86_64).path) else {
+      throw LabError.missing("busybox (\(paths.busybox(.x86_64).path)); run 'make setup'")
     }
     let kexecTools = try KexecToolsFiles.fromHost()
 

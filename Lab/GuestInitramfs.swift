@@ -17,8 +17,9 @@ struct GuestInitramfs {
     ] {
       archive.addDirectory(directory)
     }
-    // the modules, and the order insmod must take them in: each after those it needs
-    var modules = ["efivarfs"]
+    // the modules, and the order insmod must take them in: each after those
+    // it needs. arm64 guests boot without firmware and need none.
+    var modules = plan.scenario.architecture == .x86_64 ? ["efivarfs"] : []
     if plan.scenario.machine.hasNetwork { modules += ["failover", "net_failover", "virtio_net"] }
     let kernel = plan.stages[index].kernel
     for name in modules {

@@ -8,12 +8,13 @@ struct Lab {
   /// Builds the guest, boots it and judges the console.
   func run(_ scenario: Scenario) throws -> (Verdict, ChainPlan, [ConsoleLine]) {
     let plan = try ChainPlan(scenario, paths: paths)
-    guard let handoff = FileManager.default.contents(atPath: paths.handoffBinary.path) else {
-      throw LabError.missing(
-        "the static handoff binary (\(paths.handoffBinary.path)); run 'make static'")
+    let binary = paths.handoffBinary(scenario.architecture)
+    guard let handoff = FileManager.default.contents(atPath: binary.path) else {
+      throw LabError.missing("the static handoff binary (\(binary.path)); run 'make static'")
     }
-    guard let busybox = FileManager.default.contents(atPath: paths.busybox.path) else {
-      throw LabError.missing("busybox (\(paths.busybox.path)); run 'make setup'")
+    let busyboxPath = paths.busybox(scenario.architecture)
+    guard let busybox = FileManager.default.contents(atPath: busyboxPath.path) else {
+      throw LabError.missing("busybox (\(busyboxPath.path)); run 'make setup'")
     }
     try FileManager.default.createDirectory(at: paths.work, withIntermediateDirectories: true)
 
@@ -39,7 +40,8 @@ struct Lab {
       }
     }
     let (lines, timedOut) = try runner.run(
-      try runner.arguments(for: plan, initrd: initrd), timeout: timeout,
+      try runner.arguments(for: plan, initrd: initrd), architecture: scenario.architecture,
+      timeout: timeout,
       finished: {
         $0.hasPrefix("handoff purgatory: segment") || $0 == "LAB: holding for the host to read RAM"
       }, whenFinished: readRAM)
@@ -67,7 +69,10 @@ struct Lab {
         let (verdict, plan, lines) = try run(scenario)
         let seconds = Date().timeIntervalSince(started)
         let kernels = plan.stages.map(\.kernel.release).joined(separator: " -> ")
-        let firmware = plan.scenario.firmware.rawValue
+        let firmware =
+          scenario.architecture == .x86_64
+          ? scenario.firmware.rawValue
+          : "\(scenario.architecture.rawValue) virt, \(scenario.firmware.rawValue)"
         print(
           "\(verdict.passed ? "PASS" : "FAIL") \(scenario.name) (\(firmware), \(kernels)) "
             + String(format: "in %.1f s", seconds))

@@ -4,7 +4,8 @@ import Foundation
 struct LabPaths {
   /// The cache of kernels and busybox, outside the source tree.
   let cache: URL
-  /// The static `handoff` binary that goes into every guest.
+  /// The static `handoff` binary that goes into every x86_64 guest; the
+  /// other architectures' are beside it, named handoff-ARCH.
   let handoffBinary: URL
   /// Scratch space for initramfs images and firmware variable stores.
   let work: URL
@@ -22,7 +23,23 @@ struct LabPaths {
       work: URL(fileURLWithPath: work))
   }
 
-  var busybox: URL { cache.appendingPathComponent("busybox") }
+  /// The static busybox of `architecture`'s guests.
+  func busybox(_ architecture: GuestArchitecture) -> URL {
+    switch architecture {
+    case .x86_64: return cache.appendingPathComponent("busybox")
+    default: return cache.appendingPathComponent(architecture.debianName + "/busybox")
+    }
+  }
+
+  /// The static handoff binary of `architecture`'s guests.
+  func handoffBinary(_ architecture: GuestArchitecture) -> URL {
+    switch architecture {
+    case .x86_64: return handoffBinary
+    default:
+      return handoffBinary.deletingLastPathComponent()
+        .appendingPathComponent("handoff-" + architecture.rawValue)
+    }
+  }
 
   /// OVMF's variable store with the lab's own certificate as PK, KEK and db
   /// and Secure Boot on, which `make setup` writes.
@@ -30,8 +47,14 @@ struct LabPaths {
     cache.appendingPathComponent("secureboot").appendingPathComponent("OVMF_VARS_4M.enrolled.fd")
   }
 
-  func kernelDirectory(_ suite: Suite) -> URL {
-    cache.appendingPathComponent("kernels").appendingPathComponent(suite.rawValue)
+  func kernelDirectory(_ suite: Suite, _ architecture: GuestArchitecture = .x86_64) -> URL {
+    let kernels = cache.appendingPathComponent("kernels")
+    switch architecture {
+    case .x86_64: return kernels.appendingPathComponent(suite.rawValue)
+    default:
+      return kernels.appendingPathComponent(architecture.debianName)
+        .appendingPathComponent(suite.rawValue)
+    }
   }
 }
 
@@ -82,15 +105,17 @@ struct LabKernel {
 
   /// Finds the kernel of `suite` as `signing` has it, or says what is missing.
   static func find(
-    _ suite: Suite, in paths: LabPaths, signing: Signing = .debian
+    _ suite: Suite, in paths: LabPaths, architecture: GuestArchitecture = .x86_64,
+    signing: Signing = .debian
   ) throws -> LabKernel {
-    let directory = paths.kernelDirectory(suite)
+    let directory = paths.kernelDirectory(suite, architecture)
     let image = directory.appendingPathComponent(signing.rawValue)
     let releaseFile = directory.appendingPathComponent("release")
     guard FileManager.default.fileExists(atPath: image.path),
       let release = try? String(contentsOf: releaseFile, encoding: .utf8)
     else {
-      throw LabError.missing("the \(suite.rawValue) kernel (\(image.path)); run 'make setup'")
+      throw LabError.missing(
+        "the \(suite.rawValue) \(architecture.debianName) kernel (\(image.path)); run 'make setup'")
     }
     return LabKernel(
       suite: suite, release: release.trimmingCharacters(in: .whitespacesAndNewlines),

@@ -17,11 +17,8 @@ struct QemuRunner {
 
   func arguments(for plan: ChainPlan, initrd: URL) throws -> [String] {
     let first = plan.stages[0]
-    var machine = plan.scenario.machine == .plain ? "q35" : "q35,kernel-irqchip=split"
-    // OVMF's Secure Boot build keeps its variables behind SMM
-    if plan.scenario.firmware == .ovmfSecureBoot { machine += ",smm=on" }
-    var arguments = [
-      "-M", machine,
+    var arguments = plan.scenario.architecture.machineArguments(plan.scenario)
+    arguments += [
       "-accel", "tcg", "-m", "\(plan.scenario.memoryMiB)", "-smp", "\(plan.scenario.cpus)",
       "-nodefaults", "-display", "none", "-serial", "stdio",
       "-monitor", monitorSocket(for: plan).map { "unix:\($0.path),server=on,wait=off" } ?? "none",
@@ -77,13 +74,14 @@ struct QemuRunner {
   /// line; `whenFinished`, if given, runs right then instead, with the guest
   /// still there, and the run ends when it returns.
   func run(
-    _ arguments: [String], timeout: Double, finished: @escaping (String) -> Bool = { _ in false },
+    _ arguments: [String], architecture: GuestArchitecture = .x86_64, timeout: Double,
+    finished: @escaping (String) -> Bool = { _ in false },
     whenFinished: (() -> Void)? = nil
   ) throws -> (lines: [ConsoleLine], timedOut: Bool) {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/qemu-system-x86_64")
-    guard FileManager.default.isExecutableFile(atPath: process.executableURL!.path) else {
-      throw LabError.missing("qemu-system-x86_64; run 'make setup'")
+    process.executableURL = URL(fileURLWithPath: architecture.qemu)
+    guard FileManager.default.isExecutableFile(atPath: architecture.qemu) else {
+      throw LabError.missing("\(architecture.qemu); run 'make setup'")
     }
     process.arguments = arguments
     let pipe = Pipe()

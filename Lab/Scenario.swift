@@ -6,8 +6,10 @@ enum Firmware: String {
   /// OVMF with Secure Boot on and the lab's certificate as PK, KEK and db:
   /// it boots only kernels the lab signed, and they lock themselves down.
   case ovmfSecureBoot = "ovmf-secureboot"
+  /// None: QEMU loads the kernel itself and hands it a DTB (arm64's virt).
+  case direct
 
-  var isEFI: Bool { self != .seabios }
+  var isEFI: Bool { self == .ovmf || self == .ovmfSecureBoot }
 }
 
 /// The command line the previous stage loads and boots a kernel with.
@@ -74,6 +76,7 @@ enum Residue {
 struct Scenario {
   let name: String
   let summary: String
+  var architecture = GuestArchitecture.x86_64
   let firmware: Firmware
   let suites: [Suite]
   /// `handoff load --syscall` for every hop.
@@ -194,7 +197,8 @@ struct ChainPlan {
     for (index, suite) in scenario.suites.enumerated() {
       let dialect: LoaderDialect =
         scenario.kexecDialectStages.contains(index) ? .kexecTools : .handoff
-      let kernel = try LabKernel.find(suite, in: paths, signing: signing)
+      let kernel = try LabKernel.find(
+        suite, in: paths, architecture: scenario.architecture, signing: signing)
       stages.append(Stage(kernel: kernel, dialect: dialect))
     }
     self.stages = stages
@@ -223,6 +227,7 @@ struct ChainPlan {
   /// The command line of stage `stage`; the first comes from QEMU, the rest
   /// from `handoff load --cmdline`.
   func commandLine(stage: Int) -> String {
-    "console=ttyS0 panic=-1 handoff.scenario=\(scenario.name) handoff.stage=\(stage)"
+    "console=\(scenario.architecture.console) panic=-1 handoff.scenario=\(scenario.name) "
+      + "handoff.stage=\(stage)"
   }
 }
