@@ -5,7 +5,7 @@
 # it out as Swift for HandoffCore to embed.
 #
 # usage: scripts/build-purgatory.sh [ARCH [BUILD_DIR [SWIFT_FILE]]]
-#   ARCH        x86_64 (the default) or aarch64
+#   ARCH        x86_64 (the default), aarch64 or riscv64
 #   BUILD_DIR   intermediate files and purgatory.bin (.build/purgatory/ARCH)
 #   SWIFT_FILE  the generated source
 #               (Sources/HandoffCore/Purgatory/PurgatoryBlob+ARCH.swift)
@@ -44,8 +44,15 @@ case $arch in
     placement="any page-aligned physical address"
     arch_flags=(-Xcc -mgeneral-regs-only -Xcc -mstrict-align)
     ;;
+  riscv64)
+    # no floating point, which the kernel may leave switched off (sstatus.FS)
+    target=riscv64-none-none-eabi
+    type_name=PurgatoryBlobRISCV64
+    placement="any page-aligned physical address"
+    arch_flags=(-Xcc -march=rv64imac -Xcc -mabi=lp64)
+    ;;
   *)
-    die "unsupported architecture '$arch' (supported: x86_64, aarch64)"
+    die "unsupported architecture '$arch' (supported: x86_64, aarch64, riscv64)"
     ;;
 esac
 
@@ -125,6 +132,13 @@ case $arch in
     if "$objdump" -d --no-show-raw-insn "$build/purgatory.elf" | sed 's/^[^:]*://' |
       grep -Eq '[[:space:],]([qdsbh][0-9]+|v[0-9]+\.)'; then
       die "purgatory.elf uses an FP/SIMD register"
+    fi
+    ;;
+  riscv64)
+    # not one floating-point register anywhere
+    if "$objdump" -d --no-show-raw-insn "$build/purgatory.elf" | sed 's/^[^:]*://' |
+      grep -Eq '[[:space:],(]f(t|s|a)[0-9]+'; then
+      die "purgatory.elf uses a floating-point register"
     fi
     ;;
 esac

@@ -5,9 +5,10 @@
 # in QEMU under TCG, and reads the serial port. Each case places the blob
 # somewhere else or asks something else of it.
 #
-# usage: scripts/test-purgatory-qemu.sh [ARCH...]   (default: x86_64 aarch64)
+# usage: scripts/test-purgatory-qemu.sh [ARCH...]
+#   (default: x86_64 aarch64 riscv64)
 #
-# Needs qemu-system-x86_64, qemu-system-aarch64 and the toolchain
+# Needs qemu-system-x86_64, -aarch64 and -riscv64 and the toolchain
 # build-purgatory.sh uses (SWIFT_TOOLCHAIN, or the swiftc on PATH, or
 # /opt/swift/usr). Exits 0 when every case gave its expected lines, 1
 # otherwise.
@@ -17,7 +18,7 @@ trap 'echo "test-purgatory-qemu: failed at line $LINENO" >&2' ERR
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$root/scripts/toolchain.sh"
 architectures=("$@")
-((${#architectures[@]} > 0)) || architectures=(x86_64 aarch64)
+((${#architectures[@]} > 0)) || architectures=(x86_64 aarch64 riscv64)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/handoff-purgatory-qemu.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -54,6 +55,25 @@ cpu=
 defines=()
 machine=
 
+# link_harness BASE [OPTION...]: harness.o into harness.bin, an ELF whose
+# _start sits at BASE in RAM, where QEMU loads it and starts it
+link_harness() {
+  local base=$1
+  shift
+  cat >harness.ld <<EOF
+ENTRY(_start)
+SECTIONS
+{
+  . = $base;
+  .text : { *(.text.start) *(.text .text.*) }
+  .rodata : { *(.rodata .rodata.* .srodata .srodata.*) }
+  .data : { *(.data .data.* .sdata .sdata.*) }
+  .bss : { *(.bss .bss.* .sbss .sbss.* COMMON) }
+}
+EOF
+  "$toolchain/bin/ld.lld" -static "$@" -T harness.ld harness.o -o harness.bin
+}
+
 # harness DIR DEST FLAGS PATCH CORRUPT: builds the harness for $arch in DIR
 harness() {
   local dir=$1 dest=$2 flags=$3 patch=$4 corrupt=$5
@@ -72,8 +92,13 @@ harness() {
       "$toolchain/bin/clang" --target=aarch64-none-elf -ffreestanding -mgeneral-regs-only \
         -fno-stack-protector -O1 -c "${common[@]}" "${defines[@]}" \
         "$root/Purgatory/aarch64/qemu-harness.c" -o harness.o
-      "$toolchain/bin/ld.lld" -static --section-start=.text.start=0x40080000 -e _start \
-        harness.o -o harness.bin
+      link_harness 0x40080000
+      ;;
+    riscv64)
+      "$toolchain/bin/clang" --target=riscv64-unknown-elf -march=rv64imac -mabi=lp64 \
+        -mcmodel=medany -ffreestanding -fno-stack-protector -O1 -c "${common[@]}" \
+        "${defines[@]}" "$root/Purgatory/riscv64/qemu-harness.c" -o harness.o
+      link_harness 0x80200000 --no-relax
       ;;
   esac
 }
@@ -106,10 +131,17 @@ run() {
         -m 512M -display none -monitor none -serial "file:$log" \
         -no-reboot -kernel "$dir/harness.bin" 2>"$dir/qemu.log" &
       ;;
+    riscv64)
+      # OpenSBI prints a banner first; the harness's and the purgatory's
+      # lines are what follows it
+      "$qemu" -machine virt -accel tcg -m 512M -display none -monitor none \
+        -serial "file:$dir/console.log" -no-reboot -kernel "$dir/harness.bin" \
+        2>"$dir/qemu.log" &
+      ;;
   esac
   local pid=$! waited=0
   while kill -0 "$pid" 2>/dev/null && ((waited < 600)); do
-    if [[ $exit_expected == halts ]] && grep -q 'halting' "$log"; then
+    if [[ $exit_expected == halts ]] && cat "$dir"/*.log | grep -q 'halting'; then
       sleep 1
       break
     fi
@@ -126,6 +158,9 @@ run() {
   fi
 
   local actual expected
+  if [[ $arch == riscv64 ]]; then
+    sed -n '/^Boot HART MEDELEG/,$p' "$dir/console.log" | tail -n +2 >"$log"
+  fi
   actual=$(tr -d '\r' <"$log")
   expected=$(printf '%s\n' "$@")
   if [[ $status == "$exit_expected" && $actual == "$expected" ]]; then
@@ -229,6 +264,26 @@ aarch64_cases() {
   run stray-entry 0x40800000 3 1 0 halts \
     "handoff purgatory: 4 segments verified" \
     "handoff purgatory: exception 4, ESR 0x86000010 at 0x7ffff000, FAR 0x7ffff000; halting"
+}
+
+riscv64_cases() {
+  local kernel_ok="fake kernel: reached with a0 = hart id, a1 = DTB, a stack in the segment"
+  run verified-low 0x80800000 3 1 0 0 \
+    "handoff purgatory: 4 segments verified" "$kernel_ok"
+  run verified-high 0x9fff0000 3 1 0 0 \
+    "handoff purgatory: 4 segments verified" "$kernel_ok"
+  run quiet 0x81000000 1 1 0 0 \
+    "$kernel_ok"
+  run corrupted 0x80800000 3 1 1 halts \
+    "handoff purgatory: segment 1 [0x80500000, 0x80600000) digest mismatch: expected 0x45676a939f29526c, found 0x09f889754d7247e0; halting"
+  run unpatched 0x80800000 0 0 0 halts \
+    "handoff purgatory: the parameter block is not valid; halting"
+  # a kernel entry in the PCI window below RAM, which reads as all ones: an
+  # illegal instruction (scause 2) traps into the purgatory's own vector
+  defines=(-DFAULT=1)
+  run stray-entry 0x80800000 3 1 0 halts \
+    "handoff purgatory: 4 segments verified" \
+    "handoff purgatory: trap, scause 0x2 at 0x7ffff000, stval 0xffffffff; halting"
 }
 
 for arch in "${architectures[@]}"; do

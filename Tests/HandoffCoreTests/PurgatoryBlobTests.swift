@@ -14,7 +14,8 @@ struct PurgatoryBlobTests {
     let entryOffset: Int
     let parametersOffset: Int
     let memorySize: Int
-    /// The entry's first instruction: cli; cld, or msr daifset, #0xf.
+    /// The entry's first instruction, which masks interrupts: cli; cld,
+    /// msr daifset, #0xf, or csrw sie, zero.
     let firstInstruction: [UInt8]
 
     var description: String { architecture }
@@ -31,6 +32,11 @@ struct PurgatoryBlobTests {
       bytes: PurgatoryBlobAArch64.bytes, entryOffset: PurgatoryBlobAArch64.entryOffset,
       parametersOffset: PurgatoryBlobAArch64.parametersOffset,
       memorySize: PurgatoryBlobAArch64.memorySize, firstInstruction: [0xdf, 0x4f, 0x03, 0xd5]),
+    Blob(
+      architecture: "riscv64", embeddedTarget: "riscv64-none-none-eabi",
+      bytes: PurgatoryBlobRISCV64.bytes, entryOffset: PurgatoryBlobRISCV64.entryOffset,
+      parametersOffset: PurgatoryBlobRISCV64.parametersOffset,
+      memorySize: PurgatoryBlobRISCV64.memorySize, firstInstruction: [0x73, 0x10, 0x40, 0x10]),
   ]
 
   @Test("The parameter block's magic and version sit at parametersOffset", arguments: blobs)

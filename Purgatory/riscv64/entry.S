@@ -1,0 +1,124 @@
+/*
+ * Handoff's riscv64 purgatory: the first and last instructions. The kernel's
+ * relocation code (riscv_kexec_norelocate or the relocate path of
+ * kexec_relocate.S) jumps here in S-mode with satp = 0 (no translation),
+ * interrupts off, a0 = this hart's id and a1 = the DTB it found among the
+ * segments. This keeps both, sets up a stack and a trap vector of its own,
+ * lets Swift check the segments, and enters the kernel the way boot.rst
+ * asks: a0 = hart id, a1 = DTB.
+ *
+ * Everything is addressed relative to the PC, so the loader may place the
+ * blob at any page-aligned physical address.
+ */
+
+/* the parameter block; PurgatoryParameters.swift writes the same layout */
+#define PARAMETERS_MAGIC 0x47505446464f4e48 /* "HNOFFTPG" in memory */
+#define PARAMETERS_VERSION 2
+#define PARAMETER_KERNEL_ENTRY 0x10
+#define PARAMETER_DTB 0x18
+#define PARAMETER_REGIONS_MAX 16
+#define PARAMETER_REGION_SIZE 32
+#define PARAMETER_SCRUB_MAX 64
+#define PARAMETER_SCRUB_SIZE 16
+
+#define STACK_SIZE 8192
+
+	.section .text.entry, "ax", %progbits
+	.globl purgatory_start
+	.type purgatory_start, %function
+purgatory_start:
+	csrw	sie, zero
+
+	/* the hart id survives the call in a callee-saved register */
+	mv	s0, a0
+
+	/* a stack and a trap vector of our own */
+	lla	sp, stack_top
+	lla	t0, trap_entry
+	csrw	stvec, t0
+
+	/* check the segments; returns only if the kernel may run */
+	lla	a0, purgatory_parameters
+	lla	a1, purgatory_memory_end
+	lla	a2, purgatory_start
+	call	purgatory_main
+
+	/* hand over: a0 = hart id, a1 = DTB, PC = the Image's first instruction */
+	lla	t0, purgatory_parameters
+	ld	a1, PARAMETER_DTB(t0)
+	ld	t1, PARAMETER_KERNEL_ENTRY(t0)
+	mv	a0, s0
+	fence.i
+	jr	t1
+	.size purgatory_start, . - purgatory_start
+
+/* uint8_t purgatory_mmio_read8(uint64_t address) */
+	.text
+	.globl purgatory_mmio_read8
+	.type purgatory_mmio_read8, %function
+purgatory_mmio_read8:
+	lbu	a0, 0(a0)
+	ret
+	.size purgatory_mmio_read8, . - purgatory_mmio_read8
+
+/* void purgatory_mmio_write8(uint64_t address, uint8_t value) */
+	.globl purgatory_mmio_write8
+	.type purgatory_mmio_write8, %function
+purgatory_mmio_write8:
+	sb	a1, 0(a0)
+	ret
+	.size purgatory_mmio_write8, . - purgatory_mmio_write8
+
+/* void purgatory_halt(void), which never returns */
+	.globl purgatory_halt
+	.type purgatory_halt, %function
+purgatory_halt:
+	csrw	sie, zero
+1:	wfi
+	j	1b
+	.size purgatory_halt, . - purgatory_halt
+
+/* every trap: report scause, sepc and stval, then halt */
+	.balign 4
+trap_entry:
+	lla	sp, stack_top
+	csrr	a0, scause
+	csrr	a1, sepc
+	csrr	a2, stval
+	lla	a3, purgatory_parameters
+	call	purgatory_exception
+	j	purgatory_halt
+
+	/*
+	 * What the loader patches, all little-endian 64-bit words: magic,
+	 * version, kernel_entry, dtb, serial (a 16550's register base), flags
+	 * (bit 0 verify, bit 1 announce, bit 2 scrub), region_count, 16 regions
+	 * of {start, size, digest, memsz}, then for a scrub identity_map_end,
+	 * page_table_bytes, scrub_count and 64 ranges of {start, size}.
+	 */
+	.section .data.parameters, "aw", %progbits
+	.balign 8
+	.globl purgatory_parameters
+	.type purgatory_parameters, %object
+purgatory_parameters:
+	.quad	PARAMETERS_MAGIC
+	.quad	PARAMETERS_VERSION
+	.quad	0 /* kernel_entry */
+	.quad	0 /* dtb */
+	.quad	0 /* serial */
+	.quad	0 /* flags */
+	.quad	0 /* region_count */
+	.fill	PARAMETER_REGIONS_MAX * PARAMETER_REGION_SIZE, 1, 0
+	.quad	0 /* identity_map_end */
+	.quad	0 /* page_table_bytes */
+	.quad	0 /* scrub_count */
+	.fill	PARAMETER_SCRUB_MAX * PARAMETER_SCRUB_SIZE, 1, 0
+	.size purgatory_parameters, . - purgatory_parameters
+
+	.section .bss.entry, "aw", %nobits
+	.balign 16
+stack:
+	.skip	STACK_SIZE
+stack_top:
+
+	.section .note.GNU-stack, "", %progbits
