@@ -12,7 +12,11 @@ let package = Package(
   ],
   targets: [
     .target(name: "CHandoffShims"),
-    .target(name: "HandoffCore"),
+    // zlib and zstd from Debian (zlib1g-dev, libzstd-dev), for compressed kernel images
+    .target(
+      name: "CHandoffCompression",
+      linkerSettings: [.linkedLibrary("z"), .linkedLibrary("zstd")]),
+    .target(name: "HandoffCore", dependencies: ["CHandoffCompression"]),
     .target(name: "HandoffLinux", dependencies: ["HandoffCore", "CHandoffShims"]),
     .target(name: "HandoffCLI", dependencies: ["HandoffCore", "HandoffLinux", "CHandoffShims"]),
     .executableTarget(name: "handoff", dependencies: ["HandoffCLI", "CHandoffShims"]),

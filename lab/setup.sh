@@ -7,8 +7,8 @@ set -Eeuo pipefail
 
 cache="${HANDOFF_LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/handoff-lab}"
 packages=(
-  qemu-system-x86 ovmf busybox-static musl-dev cpio xz-utils zstd kexec-tools
-  sbsigntool openssl python3-venv
+  qemu-system-x86 ovmf busybox-static musl-dev zlib1g-dev libzstd-dev cpio xz-utils zstd
+  kexec-tools sbsigntool openssl python3-venv
 )
 suites=(bookworm trixie sid)
 # modules the guests load, uncompressed into the cache beside each kernel:
