@@ -145,10 +145,17 @@ struct InspectCommandTests {
         "/boot/vmlinuz-handmade: boot_flag at offset 0x1fe is 0x0, expected 0xaa55 (not a Linux "
         + "kernel image)"),
     BadFile(
-      name: "an ELF vmlinux",
+      name: "an ELF file of no class",
       entry: .file([0x7f, 0x45, 0x4c, 0x46] + [UInt8](repeating: 0, count: 60)),
       message:
-        "/boot/vmlinuz-handmade: cannot be booted: it is an ELF file, and only bzImage is supported"
+        "/boot/vmlinuz-handmade: EI_CLASS at offset 0x4 is 0x0, expected 2 (ELFCLASS64; Handoff "
+        + "reads 64-bit kernels only)"
+    ),
+    BadFile(
+      name: "a damaged Image.gz",
+      entry: .file([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0, 3, 0xff, 0xff]),
+      message:
+        "/boot/vmlinuz-handmade: corrupt gzip data at offset 0xb: invalid block type"
     ),
   ]
 

@@ -23,7 +23,7 @@ enum InspectCommand {
     }
     let path = scanned.positionals[0]
     let bytes = try context.system.readFile(path)
-    let image = try KernelImage.read(path: path, bytes: bytes)
+    let image = try KernelImage.read(path: path, bytes: bytes).bzImage()
     let bootable: String?
     do {
       try image.requireBootable64()
