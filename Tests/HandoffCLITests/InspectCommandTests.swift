@@ -22,6 +22,7 @@ struct InspectCommandTests {
       run.output == """
         file:              /boot/vmlinuz-handmade
         format:            bzImage
+        architecture:      x86_64
         kernel version:    6.99.0-handmade (test@handoff) #1 SMP
         boot protocol:     2.15
         setup size:        1024 bytes (1 sector)
@@ -64,6 +65,7 @@ struct InspectCommandTests {
       try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any])
     #expect(object["file"] as? String == Self.path)
     #expect(object["format"] as? String == "bzImage")
+    #expect(object["architecture"] as? String == "x86_64")
     #expect(object["kernel_version"] as? String == "6.99.0-handmade (test@handoff) #1 SMP")
     #expect(object["boot_protocol"] as? String == "2.15")
     #expect(object["setup_sects"] as? Int == 1)
@@ -84,7 +86,7 @@ struct InspectCommandTests {
     #expect(object["handover_offset"] as? Int == 0x190)
     #expect(object["bootable_64"] as? Bool == true)
     #expect(object["refusal"] is NSNull)
-    #expect(object.count == 21)
+    #expect(object.count == 22)
   }
 
   @Test("--json of an unbootable image says why, and a missing version string is null")
