@@ -12,9 +12,13 @@ let package = Package(
   ],
   targets: [
     .target(name: "CHandoffShims"),
+    // zlib and zstd from Debian (zlib1g-dev, libzstd-dev), for compressed kernel images
+    .target(
+      name: "CHandoffCompression",
+      linkerSettings: [.linkedLibrary("z"), .linkedLibrary("zstd")]),
     // libfdt from Debian (libfdt-dev) for the arm64 and riscv64 DTB edits
     .target(name: "CHandoffFDT", linkerSettings: [.linkedLibrary("fdt")]),
-    .target(name: "HandoffCore", dependencies: ["CHandoffFDT"]),
+    .target(name: "HandoffCore", dependencies: ["CHandoffCompression", "CHandoffFDT"]),
     .target(name: "HandoffLinux", dependencies: ["HandoffCore", "CHandoffShims"]),
     .target(name: "HandoffCLI", dependencies: ["HandoffCore", "HandoffLinux", "CHandoffShims"]),
     .executableTarget(name: "handoff", dependencies: ["HandoffCLI", "CHandoffShims"]),

@@ -2,14 +2,15 @@
 # Prepares the lab: QEMU and its firmware from apt, Debian's cloud kernels of
 # three generations and a static busybox, cached outside the source tree, and
 # for Secure Boot a key of the lab's own, a variable store that enrolls it and
-# kernels signed with it. Running it again keeps whatever is already there.
+# kernels signed with it; also Debian's arm64 and riscv64 kernels, which only
+# the image readers' tests use. Running it again keeps whatever is already
+# there.
 set -Eeuo pipefail
 
 cache="${HANDOFF_LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/handoff-lab}"
 packages=(
-  qemu-system-x86 qemu-system-arm ovmf busybox-static musl-dev libfdt-dev cpio xz-utils zstd
-  kexec-tools
-  sbsigntool openssl python3-venv
+  qemu-system-x86 qemu-system-arm ovmf busybox-static musl-dev zlib1g-dev libzstd-dev
+  libfdt-dev cpio xz-utils zstd kexec-tools sbsigntool openssl python3-venv
 )
 suites=(bookworm trixie sid)
 # modules the guests load, uncompressed into the cache beside each kernel:
@@ -243,12 +244,93 @@ copy_modules() {
   done
 }
 
+# fetch_foreign_kernel puts the kernel file of another architecture's image
+# package into kernels/ARCH/SUITE/NAME, for the image readers' tests: arm64
+# ships an Image as vmlinuz, riscv64 an Image inside a PE file as vmlinux.
+# Only the kernel is kept; the modules are not needed.
+fetch_foreign_kernel() {
+  local arch="$1" suite="$2" flavour="$3" name="$4"
+  local dest="$cache/kernels/$arch/$suite"
+  if [[ -s $dest/$name && -s $dest/release ]]; then
+    echo "kernel $arch $suite: $(<"$dest/release") already there"
+    return
+  fi
+
+  # apt, as for fetch_kernel, with the other architecture's lists
+  find_mirror
+  local dir="$work/apt-$arch-$suite"
+  mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
+  open_to_apt "$dir/lists/partial"
+  write_sources "$suite" "$dir/sources.list"
+  local opts=(
+    -o "Dir::Etc::SourceList=$dir/sources.list"
+    -o Dir::Etc::SourceParts=/dev/null
+    -o "Dir::State::Lists=$dir/lists"
+    -o "Dir::Cache=$dir/cache"
+    -o "APT::Architecture=$arch"
+    -o "APT::Architectures=$arch"
+  )
+  update_suite "$suite" "${opts[@]}"
+
+  # the metapackage names the current image package; newer suites move the
+  # kernel itself into linux-binary-<release>
+  local image depends package
+  image="$(apt-cache "${opts[@]}" show --no-all-versions "linux-image-$flavour" \
+    | sed -n 's/^Depends: //p' | grep -oE 'linux-image-[^ ,]+' | head -n 1 || true)"
+  [[ $image == linux-image-*-$flavour ]] \
+    || fail "no $flavour image named by linux-image-$flavour in $suite"
+  depends="$(apt-cache "${opts[@]}" show --no-all-versions "$image" \
+    | sed -n 's/^Depends: //p')"
+  package="$(grep -oE 'linux-binary-[^ ,]+' <<<"$depends" || true)"
+  package="${package:-$image}"
+
+  # download and unpack
+  local deb="$work/deb-$arch-$suite" root="$work/root-$arch-$suite"
+  mkdir -p "$deb" "$root"
+  open_to_apt "$deb"
+  cd "$deb"
+  run "downloading $package from $suite for $arch" \
+    apt-get "${opts[@]}" download "$package:$arch"
+  cd - >/dev/null
+  for file in "$deb"/*.deb; do
+    run "unpacking $file" dpkg-deb -x "$file" "$root"
+  done
+
+  # the kernel is boot/vmlinu?-<release> or usr/lib/modules/<release>/vmlinu?
+  local found=() kernel release
+  shopt -s nullglob
+  found=("$root"/boot/vmlinu[xz]-* "$root"/usr/lib/modules/*/vmlinu[xz])
+  shopt -u nullglob
+  ((${#found[@]} == 1)) \
+    || fail "$package holds ${#found[@]} kernel files, expected 1"
+  kernel="${found[0]}"
+  if [[ $kernel == "$root"/boot/* ]]; then
+    release="${kernel##*/vmlinu[xz]-}"
+  else
+    release="$(basename "$(dirname "$kernel")")"
+  fi
+
+  local stage="$cache/kernels/$arch/.$suite.new"
+  rm -rf "$stage"
+  mkdir -p "$stage"
+  cp "$kernel" "$stage/$name"
+  echo "$release" >"$stage/release"
+  rm -rf "$dest"
+  mv "$stage" "$dest"
+  rm -rf "$deb" "$root"
+  echo "kernel $arch $suite: fetched $release from $package"
+}
+
 # the cache, by an absolute path since the downloads change directory
 mkdir -p "$cache/kernels"
 cache="$(cd "$cache" && pwd)"
 for suite in "${suites[@]}"; do
   fetch_kernel "$suite"
 done
+fetch_foreign_kernel arm64 bookworm cloud-arm64 vmlinuz
+fetch_foreign_kernel arm64 trixie cloud-arm64 vmlinuz
+fetch_foreign_kernel riscv64 trixie riscv64 vmlinux
+fetch_foreign_kernel riscv64 sid riscv64 vmlinux
 
 # a static busybox for the guests' initramfs
 busybox="$(dpkg-query -L busybox-static | awk '/\/bin\/busybox$/ && !n++')"

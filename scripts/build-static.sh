@@ -67,7 +67,20 @@ module CHandoffShims {
   header "$root/Sources/CHandoffShims/include/CHandoffShims.h"
   export *
 }
+module CHandoffCompression {
+  header "$root/Sources/CHandoffCompression/include/CHandoffCompression.h"
+  export *
+}
 EOF
+
+# zlib's and zstd's headers (zlib1g-dev, libzstd-dev) sit among glibc's in
+# /usr/include, which -nostdinc leaves out; only they are linked in here
+mkdir -p "$build/include"
+for header in zlib.h zconf.h zstd.h zstd_errors.h; do
+  [[ -e /usr/include/$header ]] ||
+    die "/usr/include/$header is missing: install zlib1g-dev and libzstd-dev (make setup does)"
+  ln -sf "/usr/include/$header" "$build/include/$header"
+done
 
 # what the embedded runtime needs and musl lacks: arc4random_buf, which seeds
 # the hashing of Dictionary and Set. The seed needs no cryptographic strength,
@@ -114,6 +127,7 @@ swift_flags=(
   -Xcc -nostdinc
   -Xcc -isystem -Xcc "$musl_include"
   -Xcc -isystem -Xcc "$clang_include"
+  -Xcc -isystem -Xcc "$build/include"
   -Xcc -fmodule-map-file="$build/module.modulemap"
 )
 
@@ -155,6 +169,7 @@ echo "build-static: linking"
   "$build/HandoffCore.o" "$build/HandoffLinux.o" "$build/HandoffCLI.o" \
   "$build/handoff.o" "$build/runtime-support.o" \
   "$embedded_lib/libswiftUnicodeDataTables.a" \
+  /usr/lib/x86_64-linux-gnu/libz.a /usr/lib/x86_64-linux-gnu/libzstd.a \
   "$musl_lib/libc.a" "$musl_lib/crtn.o" \
   -o "$build/handoff"
 

@@ -81,7 +81,9 @@ struct HelpTextTests {
 
     ARGUMENTS:
       <image>                 The kernel image to read, such as
-                              /boot/vmlinuz-6.1.0-40-amd64.
+                              /boot/vmlinuz-6.1.0-40-amd64: a bzImage, an ELF
+                              vmlinux, an arm64 or riscv64 Image (plain, gzip or
+                              zstd), an EFI zboot image or a unified kernel image.
 
     OPTIONS:
       --json                  Print one JSON object instead of text.

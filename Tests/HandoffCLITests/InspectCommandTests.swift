@@ -22,6 +22,7 @@ struct InspectCommandTests {
       run.output == """
         file:              /boot/vmlinuz-handmade
         format:            bzImage
+        architecture:      x86_64
         kernel version:    6.99.0-handmade (test@handoff) #1 SMP
         boot protocol:     2.15
         setup size:        1024 bytes (1 sector)
@@ -64,6 +65,7 @@ struct InspectCommandTests {
       try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any])
     #expect(object["file"] as? String == Self.path)
     #expect(object["format"] as? String == "bzImage")
+    #expect(object["architecture"] as? String == "x86_64")
     #expect(object["kernel_version"] as? String == "6.99.0-handmade (test@handoff) #1 SMP")
     #expect(object["boot_protocol"] as? String == "2.15")
     #expect(object["setup_sects"] as? Int == 1)
@@ -84,7 +86,7 @@ struct InspectCommandTests {
     #expect(object["handover_offset"] as? Int == 0x190)
     #expect(object["bootable_64"] as? Bool == true)
     #expect(object["refusal"] is NSNull)
-    #expect(object.count == 21)
+    #expect(object.count == 22)
   }
 
   @Test("--json of an unbootable image says why, and a missing version string is null")
@@ -145,10 +147,17 @@ struct InspectCommandTests {
         "/boot/vmlinuz-handmade: boot_flag at offset 0x1fe is 0x0, expected 0xaa55 (not a Linux "
         + "kernel image)"),
     BadFile(
-      name: "an ELF vmlinux",
+      name: "an ELF file of no class",
       entry: .file([0x7f, 0x45, 0x4c, 0x46] + [UInt8](repeating: 0, count: 60)),
       message:
-        "/boot/vmlinuz-handmade: cannot be booted: it is an ELF file, and only bzImage is supported"
+        "/boot/vmlinuz-handmade: EI_CLASS at offset 0x4 is 0x0, expected 2 (ELFCLASS64; Handoff "
+        + "reads 64-bit kernels only)"
+    ),
+    BadFile(
+      name: "a damaged Image.gz",
+      entry: .file([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0, 3, 0xff, 0xff]),
+      message:
+        "/boot/vmlinuz-handmade: corrupt gzip data at offset 0xb: invalid block type"
     ),
   ]
 

@@ -34,7 +34,7 @@ struct FuzzFindingsTests {
     made.relocatable = 0
     made.preferredAddress = 0xffff_ffff_fff0_0000
     let bytes = made.bytes
-    let image = try KernelImage.read(path: "vmlinuz", bytes: bytes)
+    let image = try KernelImage.read(path: "vmlinuz", bytes: bytes).bzImage()
     let planner = X86LoadPlanner(
       image: image, imageBytes: bytes, initrd: nil, commandLine: "",
       environment: X86BootEnvironment(memoryMap: Self.ram([(0x10_0000, 0x4000_0000)])))
@@ -53,7 +53,7 @@ struct FuzzFindingsTests {
     arguments: [UInt32(0xffff_ffff), 0x2ff0_0018, 4097, 39, 0])
   func damagedDescriptorSize(size: UInt32) throws {
     let bytes = HandmadeBzImage().bytes
-    let image = try KernelImage.read(path: "vmlinuz", bytes: bytes)
+    let image = try KernelImage.read(path: "vmlinuz", bytes: bytes).bzImage()
     var running = [UInt8](repeating: 0, count: 4096)
     for index in 0..<4 { running[0x1c8 + index] = UInt8(truncatingIfNeeded: size >> (8 * index)) }
     let descriptor = EFIMemoryDescriptor(

@@ -2,47 +2,91 @@ import HandoffCore
 import HandoffTestSupport
 import Testing
 
-/// Files of other kernel formats are told apart by their magic and refused
-/// by name, before the bzImage reader is asked about them.
+/// KernelImage.read tells the formats apart by their magic numbers, hands
+/// each to its reader, and the x86_64 loader's callers get a bzImage or a
+/// refusal that names the format.
 @Suite("Kernel image formats")
 struct KernelImageFormatTests {
-  struct OtherFormat: Sendable, CustomTestStringConvertible {
+  struct Made: Sendable, CustomTestStringConvertible {
     var name: String
     var bytes: [UInt8]
+    var format: String
+    var architecture: KernelArchitecture
+    /// What the x86_64 loader's refusal says after "it is".
+    var refusal: String?
     var testDescription: String { name }
   }
 
-  /// 64 bytes of an image header with `magic` at offset 0x38, where arm64
-  /// and riscv64 Images keep theirs, and an EFI stub's `MZ` in front.
-  static func imageHeader(magic: [UInt8]) -> [UInt8] {
-    var bytes = [UInt8](repeating: 0, count: 0x1000)
-    bytes[0] = 0x4d
-    bytes[1] = 0x5a
-    bytes.replaceSubrange(0x38..<0x3c, with: magic)
-    return bytes
+  static let x86Only = ", and Handoff boots x86_64 kernels only"
+
+  static let made: [Made] = {
+    let arm64 = HandmadeImage(.arm64).bytes
+    let riscv64 = HandmadeImage(.riscv64).bytes
+    var aarch64ELF = HandmadeELF()
+    aarch64ELF.machine = 183
+    var arm64UKI = HandmadeUKI(linux: arm64)
+    arm64UKI.machine = 0xaa64
+    return [
+      Made(
+        name: "a bzImage", bytes: HandmadeBzImage().bytes, format: "bzImage",
+        architecture: .x86_64, refusal: nil),
+      Made(
+        name: "an x86_64 ELF vmlinux", bytes: HandmadeELF().bytes, format: "ELF vmlinux",
+        architecture: .x86_64,
+        refusal: "an ELF vmlinux, and Handoff does not load ELF program headers yet; boot its "
+          + "bzImage"),
+      Made(
+        name: "an arm64 ELF vmlinux", bytes: aarch64ELF.bytes, format: "ELF vmlinux",
+        architecture: .arm64, refusal: "an ELF vmlinux for arm64" + x86Only),
+      Made(
+        name: "an arm64 Image", bytes: arm64, format: "arm64 Image", architecture: .arm64,
+        refusal: "an arm64 Image" + x86Only),
+      Made(
+        name: "a riscv64 Image", bytes: riscv64, format: "riscv64 Image",
+        architecture: .riscv64, refusal: "a riscv64 Image" + x86Only),
+      Made(
+        name: "a gzip-compressed arm64 Image", bytes: (try? Compressor.gzip(arm64)) ?? [],
+        format: "arm64 Image", architecture: .arm64, refusal: "an arm64 Image" + x86Only),
+      Made(
+        name: "a zstd-compressed riscv64 Image", bytes: (try? Compressor.zstd(riscv64)) ?? [],
+        format: "riscv64 Image", architecture: .riscv64, refusal: "a riscv64 Image" + x86Only),
+      Made(
+        name: "an EFI zboot image",
+        bytes: HandmadeZboot(payload: (try? Compressor.gzip(arm64)) ?? [], compressionType: "gzip")
+          .bytes,
+        format: "EFI zboot image", architecture: .arm64,
+        refusal: "an EFI zboot image of an arm64 Image" + x86Only),
+      Made(
+        name: "a UKI carrying a bzImage", bytes: HandmadeUKI(linux: HandmadeBzImage().bytes).bytes,
+        format: "unified kernel image", architecture: .x86_64,
+        refusal: "a unified kernel image, and Handoff does not load a UKI's .linux, .initrd and "
+          + ".cmdline yet"),
+      Made(
+        name: "a UKI carrying an arm64 Image", bytes: arm64UKI.bytes,
+        format: "unified kernel image", architecture: .arm64,
+        refusal: "a unified kernel image carrying an arm64 Image" + x86Only),
+    ]
+  }()
+
+  @Test("Each format is read as itself, for its architecture", arguments: made)
+  func readAsItself(made: Made) throws {
+    let image = try KernelImage.read(path: "kernel", bytes: made.bytes)
+    #expect(image.formatName == made.format)
+    #expect(image.architecture == made.architecture)
+    #expect(image.path == "kernel")
+    #expect(image.kernelVersion?.hasPrefix("6.99.0-handmade ") == true)
   }
 
-  static let formats: [OtherFormat] = [
-    OtherFormat(name: "an ELF file", bytes: [0x7f, 0x45, 0x4c, 0x46, 2, 1, 1] + zeros(0x1000)),
-    OtherFormat(name: "gzip-compressed data", bytes: [0x1f, 0x8b, 0x08, 0x00] + zeros(0x1000)),
-    OtherFormat(name: "zstd-compressed data", bytes: [0x28, 0xb5, 0x2f, 0xfd] + zeros(0x1000)),
-    OtherFormat(name: "an arm64 Image", bytes: imageHeader(magic: [0x41, 0x52, 0x4d, 0x64])),
-    OtherFormat(name: "a riscv64 Image", bytes: imageHeader(magic: [0x52, 0x53, 0x43, 0x05])),
-    OtherFormat(
-      name: "a PE file without a Linux setup header", bytes: imageHeader(magic: [0, 0, 0, 0])),
-  ]
-
-  static func zeros(_ count: Int) -> [UInt8] {
-    [UInt8](repeating: 0, count: count)
-  }
-
-  @Test("A file of another format is refused naming that format", arguments: formats)
-  func otherFormatRefused(format: OtherFormat) {
-    #expect(
-      throws: HandoffError.unsupportedImage(
-        path: "kernel", reason: "it is \(format.name), and only bzImage is supported")
-    ) {
-      _ = try KernelImage.read(path: "kernel", bytes: format.bytes)
+  @Test(
+    "The x86_64 loader's callers get a bzImage, or a refusal naming the format", arguments: made)
+  func bzImageOrRefusal(made: Made) throws {
+    let image = try KernelImage.read(path: "kernel", bytes: made.bytes)
+    guard let refusal = made.refusal else {
+      #expect(try image.bzImage() == BzImage(path: "kernel", bytes: made.bytes))
+      return
+    }
+    #expect(throws: HandoffError.unsupportedImage(path: "kernel", reason: "it is " + refusal)) {
+      _ = try image.bzImage()
     }
   }
 
@@ -51,14 +95,68 @@ struct KernelImageFormatTests {
     let made = HandmadeBzImage()
     #expect(made.bytes.starts(with: [0x4d, 0x5a]))
     let image = try KernelImage.read(path: "vmlinuz", bytes: made.bytes)
-    #expect(image == (try BzImage(path: "vmlinuz", bytes: made.bytes)))
+    #expect(image == .bzImage(try BzImage(path: "vmlinuz", bytes: made.bytes)))
   }
 
   @Test("A bzImage that does not start with MZ is read as a bzImage too")
   func plainBzImage() throws {
     var made = HandmadeBzImage()
     made.signature = [0xea, 0x05]
-    let image = try KernelImage.read(path: "vmlinuz", bytes: made.bytes)
+    let image = try KernelImage.read(path: "vmlinuz", bytes: made.bytes).bzImage()
     #expect(image.protocolVersion == 0x020f)
+  }
+
+  @Test("A PE file without a .linux section is an EFI application, not a kernel")
+  func otherPE() {
+    let pe = HandmadePE(sections: [HandmadePE.Section(".text", [0xc3])])
+    #expect(
+      throws: HandoffError.unsupportedImage(
+        path: "app.efi",
+        reason: "it is a PE file without a Linux setup header, Image header, zboot header or "
+          + ".linux section: an EFI application, not a kernel")
+    ) {
+      _ = try KernelImage.read(path: "app.efi", bytes: pe.bytes)
+    }
+  }
+
+  @Test("An MZ file whose PE header does not read is refused as neither")
+  func brokenPE() {
+    var pe = HandmadePE(sections: [HandmadePE.Section(".text", [0xc3])])
+    pe.signature = Array("NE\0\0".utf8)
+    #expect(
+      throws: HandoffError.unsupportedImage(
+        path: "app.efi",
+        reason: "it starts with MZ, yet has no Linux setup header, no Image header, no zboot "
+          + "header and no PE header that reads")
+    ) {
+      _ = try KernelImage.read(path: "app.efi", bytes: pe.bytes)
+    }
+  }
+
+  @Test("Compressed data that holds no Image is refused naming what it holds")
+  func compressedOther() throws {
+    let packed = try Compressor.gzip(HandmadeBzImage().bytes)
+    #expect(
+      throws: HandoffError.unsupportedImage(
+        path: "vmlinuz.gz",
+        reason: "it is gzip-compressed data that unpacks to a bzImage, not to an arm64 or "
+          + "riscv64 Image")
+    ) {
+      _ = try KernelImage.read(path: "vmlinuz.gz", bytes: packed)
+    }
+  }
+
+  @Test("A file of nothing the readers know is refused by the bzImage reader")
+  func unknown() {
+    #expect(
+      throws: HandoffError.invalidField(
+        path: "notes.txt", field: "boot_flag", offset: 0x1fe, value: 0,
+        expected: "0xaa55 (not a Linux kernel image)")
+    ) {
+      _ = try KernelImage.read(path: "notes.txt", bytes: [UInt8](repeating: 0, count: 0x1000))
+    }
+    #expect(throws: HandoffError.emptyFile(path: "empty")) {
+      _ = try KernelImage.read(path: "empty", bytes: [])
+    }
   }
 }

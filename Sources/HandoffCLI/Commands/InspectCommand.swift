@@ -1,7 +1,8 @@
 import HandoffCore
 import HandoffLinux
 
-/// `handoff inspect`: what a kernel image's header says.
+/// `handoff inspect`: what a kernel image's headers say, in any format
+/// Handoff reads.
 enum InspectCommand {
   static let jsonOption = OptionSpec(["--json"], help: "Print one JSON object instead of text.")
 
@@ -9,7 +10,14 @@ enum InspectCommand {
     name: "inspect",
     abstract: "Print what a kernel image's header says.",
     usage: "handoff inspect <image> [--json]",
-    arguments: [("<image>", "The kernel image to read, such as /boot/vmlinuz-6.1.0-40-amd64.")],
+    arguments: [
+      (
+        "<image>",
+        "The kernel image to read, such as /boot/vmlinuz-6.1.0-40-amd64: a bzImage, an ELF "
+          + "vmlinux, an arm64 or riscv64 Image (plain, gzip or zstd), an EFI zboot image or "
+          + "a unified kernel image."
+      )
+    ],
     options: [jsonOption, debugOption])
 
   static func run<System: SystemCalls>(_ scanned: ScannedArguments, _ context: Context<System>)
@@ -24,80 +32,21 @@ enum InspectCommand {
     let path = scanned.positionals[0]
     let bytes = try context.system.readFile(path)
     let image = try KernelImage.read(path: path, bytes: bytes)
-    let bootable: String?
-    do {
-      try image.requireBootable64()
-      bootable = nil
-    } catch {
-      bootable = error.description
-    }
+    context.debug("\(path): \(image.formatName) for \(image.architecture.rawValue)")
+    let refusal = refusal(image)
     context.console.output(
-      scanned.has("--json") ? json(image, refusal: bootable) + "\n" : text(image, refusal: bootable)
+      scanned.has("--json") ? json(image, refusal: refusal) + "\n" : text(image, refusal: refusal)
     )
     return ExitStatus.success
   }
 
-  static func text(_ image: BzImage, refusal: String?) -> String {
-    let rows: [(String, String)] = [
-      ("file", image.path),
-      ("format", "bzImage"),
-      ("kernel version", image.kernelVersion ?? "(none)"),
-      ("boot protocol", image.protocolVersionText),
-      (
-        "setup size",
-        "\(image.setupSize) bytes (\(image.setupSectors) "
-          + (image.setupSectors == 1 ? "sector)" : "sectors)")
-      ),
-      ("kernel size", "\(image.kernelSize) bytes"),
-      (
-        "payload",
-        "\(image.payloadCompression.rawValue), \(image.payloadLength) bytes at "
-          + "\(hex(image.payloadOffset))"
-      ),
-      ("relocatable", image.relocatable ? "yes" : "no"),
-      ("kernel_alignment", hex(image.kernelAlignment)),
-      ("pref_address", hex(image.preferredAddress)),
-      ("init_size", "\(hex(image.initSize)) (\(image.initSize) bytes)"),
-      ("cmdline_size", "\(image.commandLineSize)"),
-      ("loadflags", hex(image.loadFlags) + (image.loadedHigh ? " (LOADED_HIGH)" : "")),
-      ("xloadflags", hex(image.xloadflags.rawValue) + parenthesised(image.xloadflags.names)),
-      ("handover_offset", hex(image.handoverOffset)),
-      ("64-bit handoff", refusal.map { "no: \($0)" } ?? "yes"),
-    ]
-    var result = ""
-    for (name, value) in rows {
-      result += name + ":" + String(repeating: " ", count: 18 - name.count) + value + "\n"
+  /// Why the x86_64 loader cannot hand off to `image`, nil when it can.
+  static func refusal(_ image: KernelImage) -> String? {
+    do {
+      try image.bzImage().requireBootable64()
+      return nil
+    } catch {
+      return error.description
     }
-    return result
-  }
-
-  static func parenthesised(_ names: [String]) -> String {
-    names.isEmpty ? "" : " (" + joined(names, ", ") + ")"
-  }
-
-  static func json(_ image: BzImage, refusal: String?) -> String {
-    var object = JSONObject()
-    object.add("file", image.path)
-    object.add("format", "bzImage")
-    object.add("kernel_version", image.kernelVersion)
-    object.add("boot_protocol", image.protocolVersionText)
-    object.add("setup_sects", image.setupSectors)
-    object.add("setup_size", image.setupSize)
-    object.add("kernel_size", image.kernelSize)
-    object.add("payload_compression", image.payloadCompression.rawValue)
-    object.add("payload_offset", image.payloadOffset)
-    object.add("payload_length", image.payloadLength)
-    object.add("relocatable", image.relocatable)
-    object.add("kernel_alignment", image.kernelAlignment)
-    object.add("pref_address", image.preferredAddress)
-    object.add("init_size", image.initSize)
-    object.add("cmdline_size", image.commandLineSize)
-    object.add("loadflags", image.loadFlags)
-    object.add("xloadflags", image.xloadflags.rawValue)
-    object.add("xloadflags_names", strings: image.xloadflags.names)
-    object.add("handover_offset", image.handoverOffset)
-    object.add("bootable_64", refusal == nil)
-    object.add("refusal", refusal)
-    return object.text
   }
 }

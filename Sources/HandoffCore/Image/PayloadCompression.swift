@@ -1,5 +1,6 @@
-/// How a bzImage's payload (the compressed vmlinux) is packed, told by the
-/// magic bytes at its start.
+/// How compressed kernel data is packed, told by the magic bytes at its
+/// start: a bzImage's payload (the compressed vmlinux), an Image.gz, or the
+/// payload of an EFI zboot image.
 public enum PayloadCompression: String, Equatable, Sendable {
   case gzip, bzip2, lzma, xz, lzo, lz4, zstd
   /// No known magic at the payload's start.

@@ -15,6 +15,10 @@ public enum HandoffError: Error, Equatable {
   case invalidField(path: String, field: String, offset: Int, value: UInt64, expected: String)
   /// The file is a kernel of a kind this loader cannot boot, and why.
   case unsupportedImage(path: String, reason: String)
+  /// Compressed data the library refuses, at the offset where it gave up.
+  case corruptCompressedData(path: String, compression: String, offset: Int, reason: String)
+  /// Compressed data, starting at `offset`, that unpacks to more than `limit` bytes.
+  case unpackedTooLarge(path: String, compression: String, offset: Int, limit: Int)
   /// A command line does not fit where the kernel reads it.
   case commandLineTooLong(length: Int, limit: Int, path: String)
   /// A memory map (/proc/iomem, /sys/firmware/memmap or a copy) cannot be read.
@@ -60,6 +64,11 @@ extension HandoffError: CustomStringConvertible {
       return "\(path): \(field) at offset \(hex(offset)) is \(hex(value)), expected \(expected)"
     case .unsupportedImage(let path, let reason):
       return "\(path): cannot be booted: \(reason)"
+    case .corruptCompressedData(let path, let compression, let offset, let reason):
+      return "\(path): corrupt \(compression) data at offset \(hex(offset)): \(reason)"
+    case .unpackedTooLarge(let path, let compression, let offset, let limit):
+      return "\(path): the \(compression) data at offset \(hex(offset)) unpacks to more "
+        + "than \(limit) bytes, the most Handoff unpacks"
     case .commandLineTooLong(let length, let limit, let path):
       return "command line of \(length) bytes does not fit: \(path) has cmdline_size "
         + "\(limit), which holds at most \(limit - 1) bytes and the NUL"

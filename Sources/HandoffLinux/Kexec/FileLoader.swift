@@ -30,7 +30,7 @@ public struct FileLoader<System: SystemCalls> {
   public func load(_ request: LoadRequest) throws(HandoffError) {
     // the kernel: readable, a bzImage a 64-bit kernel can boot
     let kernelBytes = try system.readFile(request.kernelPath)
-    let image = try KernelImage.read(path: request.kernelPath, bytes: kernelBytes)
+    let image = try KernelImage.read(path: request.kernelPath, bytes: kernelBytes).bzImage()
     try image.requireBootable64()
     debug(
       "kernel: \(request.kernelPath), \(kernelBytes.count) bytes, boot protocol "

@@ -18,7 +18,7 @@ public struct SegmentLoader<System: SystemCalls> {
     _ request: LoadRequest, options: PlanOptions, memoryMapFile: String? = nil
   ) throws(HandoffError) -> LoadPlan {
     let kernelBytes = try system.readFile(request.kernelPath)
-    let image = try KernelImage.read(path: request.kernelPath, bytes: kernelBytes)
+    let image = try KernelImage.read(path: request.kernelPath, bytes: kernelBytes).bzImage()
     try image.requireBootable64()
     let commandLine = request.commandLine.resolve(
       running: system.readText(SystemPaths.commandLine) ?? "")

@@ -8,7 +8,7 @@ extension Preflight {
     let path = request.kernelPath
     let image: BzImage
     do throws(HandoffError) {
-      image = try KernelImage.read(path: path, bytes: try system.readFile(path))
+      image = try KernelImage.read(path: path, bytes: try system.readFile(path)).bzImage()
     } catch {
       report.add(section, "image", .fail, error.description)
       return
