@@ -71,14 +71,19 @@ module CHandoffCompression {
   header "$root/Sources/CHandoffCompression/include/CHandoffCompression.h"
   export *
 }
+module CHandoffFDT {
+  header "$root/Sources/CHandoffFDT/include/CHandoffFDT.h"
+  export *
+}
 EOF
 
-# zlib's and zstd's headers (zlib1g-dev, libzstd-dev) sit among glibc's in
-# /usr/include, which -nostdinc leaves out; only they are linked in here
+# zlib's, zstd's and libfdt's headers (zlib1g-dev, libzstd-dev, libfdt-dev)
+# sit among glibc's in /usr/include, which -nostdinc leaves out; only they
+# are linked in here
 mkdir -p "$build/include"
-for header in zlib.h zconf.h zstd.h zstd_errors.h; do
+for header in zlib.h zconf.h zstd.h zstd_errors.h libfdt.h libfdt_env.h fdt.h; do
   [[ -e /usr/include/$header ]] ||
-    die "/usr/include/$header is missing: install zlib1g-dev and libzstd-dev (make setup does)"
+    die "/usr/include/$header is missing: install zlib1g-dev, libzstd-dev and libfdt-dev (make setup does)"
   ln -sf "/usr/include/$header" "$build/include/$header"
 done
 
@@ -170,6 +175,7 @@ echo "build-static: linking"
   "$build/handoff.o" "$build/runtime-support.o" \
   "$embedded_lib/libswiftUnicodeDataTables.a" \
   /usr/lib/x86_64-linux-gnu/libz.a /usr/lib/x86_64-linux-gnu/libzstd.a \
+  /usr/lib/x86_64-linux-gnu/libfdt.a \
   "$musl_lib/libc.a" "$musl_lib/crtn.o" \
   -o "$build/handoff"
 
