@@ -29,15 +29,19 @@ public struct LoadPlan: Equatable, Sendable {
   public var purgatory: PurgatoryParameters
   /// RAM still free after placement.
   public var freeMemory: [MemoryRange]
+  /// What was changed in the running kernel's DTB for the next one, one
+  /// line each; empty on x86_64, which has none.
+  public var deviceTreeEdits: [String]
 
   public init(
     segments: [PlannedSegment], entry: UInt64, purgatory: PurgatoryParameters,
-    freeMemory: [MemoryRange]
+    freeMemory: [MemoryRange], deviceTreeEdits: [String] = []
   ) {
     self.segments = segments
     self.entry = entry
     self.purgatory = purgatory
     self.freeMemory = freeMemory
+    self.deviceTreeEdits = deviceTreeEdits
   }
 
   /// The role of the segment the purgatory hands the kernel's address of:

@@ -26,6 +26,9 @@ public struct Arm64BootEnvironment: Sendable {
 /// plus text_offset, as low in RAM as it fits; the initrd inside the 32 GiB
 /// window, 1 GiB-aligned, that holds the kernel; the DTB and the purgatory
 /// high in RAM. The purgatory enters the kernel with x0 = the DTB.
+///
+/// Segments are page-aligned for a running kernel with 4 KiB pages; one
+/// with 16 or 64 KiB pages would refuse them, and is not planned for yet.
 public struct Arm64LoadPlanner {
   static let kernelBaseAlignment: UInt64 = 0x20_0000
   static let initrdWindowAlignment: UInt64 = 0x4000_0000
@@ -57,9 +60,9 @@ public struct Arm64LoadPlanner {
     self.options = options
   }
 
-  /// The plan, and the edits made to the DTB; or an error naming the
+  /// The plan, with the edits made to the DTB; or an error naming the
   /// segment that did not fit.
-  public func plan() throws(HandoffError) -> (plan: LoadPlan, deviceTreeEdits: [String]) {
+  public func plan() throws(HandoffError) -> LoadPlan {
     if options.scrub {
       throw .scrubUnavailable(
         reason: "the aarch64 purgatory runs with the MMU off and does not scrub yet")
@@ -142,9 +145,8 @@ public struct Arm64LoadPlanner {
         destination: purgatory, memorySize: UInt64(PurgatoryBlobAArch64.memorySize)))
 
     options.damage(&segments)
-    let plan = LoadPlan(
+    return LoadPlan(
       segments: segments, entry: purgatory + UInt64(PurgatoryBlobAArch64.entryOffset),
-      purgatory: parameters, freeMemory: placer.freeRanges)
-    return (plan, deviceTree.edits)
+      purgatory: parameters, freeMemory: placer.freeRanges, deviceTreeEdits: deviceTree.edits)
   }
 }

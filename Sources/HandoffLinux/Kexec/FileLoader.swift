@@ -6,11 +6,18 @@ public struct LoadRequest: Equatable, Sendable {
   /// Concatenated in this order into one initramfs; empty for none.
   public var initrdPaths: [String]
   public var commandLine: CommandLineChoice
+  /// The DTB an arm64 kernel's starts from instead of the running kernel's
+  /// /sys/firmware/fdt; nil for that one.
+  public var deviceTreePath: String?
 
-  public init(kernelPath: String, initrdPaths: [String] = [], commandLine: CommandLineChoice) {
+  public init(
+    kernelPath: String, initrdPaths: [String] = [], commandLine: CommandLineChoice,
+    deviceTreePath: String? = nil
+  ) {
     self.kernelPath = kernelPath
     self.initrdPaths = initrdPaths
     self.commandLine = commandLine
+    self.deviceTreePath = deviceTreePath
   }
 }
 

@@ -13,39 +13,30 @@ public struct SegmentLoader<System: SystemCalls> {
   }
 
   /// The plan a load of `request` would use on this machine, or on the
-  /// machine whose memory map `memoryMapFile` holds.
+  /// machine whose memory map `memoryMapFile` holds. The kernel's
+  /// architecture picks the planner; a unified kernel image brings its
+  /// initrd and command line unless the request names its own.
   public func plan(
     _ request: LoadRequest, options: PlanOptions, memoryMapFile: String? = nil
   ) throws(HandoffError) -> LoadPlan {
-    let kernelBytes = try system.readFile(request.kernelPath)
-    let image = try KernelImage.read(path: request.kernelPath, bytes: kernelBytes).bzImage()
-    try image.requireBootable64()
-    let commandLine = request.commandLine.resolve(
-      running: system.readText(SystemPaths.commandLine) ?? "")
-    try image.requireFits(commandLine: commandLine)
-    let initrd = try readInitrds(request.initrdPaths)
-    let environment = try MachineReader(system: system, debug: debug)
-      .x86Environment(memoryMapFile: memoryMapFile)
-    let plan = try X86LoadPlanner(
-      image: image, imageBytes: kernelBytes, initrd: initrd, commandLine: commandLine,
-      environment: environment, options: options
-    ).plan()
-    for segment in plan.segments {
-      debug("\(segment.role): \(segment.bytes.count) bytes at \(segment.rangeText)")
-    }
-    if let scrub = plan.purgatory.scrub {
-      debug(
-        "scrub: \(scrub.totalBytes) bytes in \(scrub.ranges.count) ranges, identity map "
-          + "[0x0, \(hex(scrub.identityMapEnd))), \(scrub.pageTableBytes) bytes for page tables")
-      for range in scrub.ranges { debug("scrub: \(range.rangeText)") }
-    }
-    return plan
+    try planned(request, options: options, memoryMapFile: memoryMapFile).plan
   }
 
   /// Plans and loads; nothing is loaded unless every step before the
   /// system call succeeded.
+  ///
+  /// Throws `unsupportedImage` for a kernel of another architecture than
+  /// this machine's.
   public func load(_ request: LoadRequest, options: PlanOptions) throws(HandoffError) {
-    let plan = try plan(request, options: options)
+    let (plan, architecture) = try planned(request, options: options, memoryMapFile: nil)
+    guard let flags = KexecLoadFlags.architecture(architecture),
+      architecture == KernelArchitecture.running
+    else {
+      throw .unsupportedImage(
+        path: request.kernelPath,
+        reason: "it is a kernel for \(architecture.rawValue), and this machine runs "
+          + KernelArchitecture.running.rawValue)
+    }
     var segments: [KexecSegment] = []
     for segment in plan.segments {
       segments.append(
@@ -53,9 +44,68 @@ public struct SegmentLoader<System: SystemCalls> {
           bytes: segment.bytes, destination: segment.destination,
           memorySize: segment.memorySize))
     }
-    let flags = KexecLoadFlags.architectureX86_64
     debug(KexecCallText.kexecLoad(entry: plan.entry, segments: segments.count, flags: flags))
     try system.kexecLoad(entry: plan.entry, segments: segments, flags: flags)
+  }
+
+  /// The plan, and the architecture of the kernel it boots.
+  private func planned(
+    _ request: LoadRequest, options: PlanOptions, memoryMapFile: String?
+  ) throws(HandoffError) -> (plan: LoadPlan, architecture: KernelArchitecture) {
+    let kernelBytes = try system.readFile(request.kernelPath)
+    let image = try KernelImage.read(path: request.kernelPath, bytes: kernelBytes)
+    let running = system.readText(SystemPaths.commandLine) ?? ""
+    let reader = MachineReader(system: system, debug: debug)
+    let plan: LoadPlan
+    switch image.architecture {
+    case .arm64:
+      let kernel = try image.arm64Kernel()
+      let commandLine = resolve(request.commandLine, running: running, image: kernel.commandLine)
+      let initrd = try readInitrds(request.initrdPaths) ?? kernel.initrd
+      let environment = try reader.arm64Environment(
+        memoryMapFile: memoryMapFile, deviceTreeFile: request.deviceTreePath)
+      plan = try Arm64LoadPlanner(
+        kernel: kernel.image.bytes, textOffset: kernel.image.textOffset,
+        imageSize: kernel.image.imageSize, initrd: initrd, commandLine: commandLine,
+        environment: environment, options: options
+      ).plan()
+    case .riscv64:
+      // The riscv64 purgatory is built and tested on bare metal, but no
+      // planner places a riscv64 Image and its DTB yet.
+      throw .unsupportedImage(
+        path: request.kernelPath,
+        reason: "it is \(image.formatWithArticle) for riscv64, and Handoff does not load "
+          + "riscv64 kernels yet")
+    case .x86, .x86_64:
+      let kernel = try image.x86Kernel(fileBytes: kernelBytes)
+      try kernel.image.requireBootable64()
+      let commandLine = resolve(request.commandLine, running: running, image: kernel.commandLine)
+      try kernel.image.requireFits(commandLine: commandLine)
+      let initrd = try readInitrds(request.initrdPaths) ?? kernel.initrd
+      let environment = try reader.x86Environment(memoryMapFile: memoryMapFile)
+      plan = try X86LoadPlanner(
+        image: kernel.image, imageBytes: kernel.bytes, initrd: initrd,
+        commandLine: commandLine, environment: environment, options: options
+      ).plan()
+    }
+    for segment in plan.segments {
+      debug("\(segment.role): \(segment.bytes.count) bytes at \(segment.rangeText)")
+    }
+    for edit in plan.deviceTreeEdits { debug("dtb: \(edit)") }
+    if let scrub = plan.purgatory.scrub {
+      debug(
+        "scrub: \(scrub.totalBytes) bytes in \(scrub.ranges.count) ranges, identity map "
+          + "[0x0, \(hex(scrub.identityMapEnd))), \(scrub.pageTableBytes) bytes for page tables")
+      for range in scrub.ranges { debug("scrub: \(range.rangeText)") }
+    }
+    return (plan, image.architecture)
+  }
+
+  /// The command line the request asks for; when it asks for none, the one
+  /// a unified kernel image carries.
+  private func resolve(_ choice: CommandLineChoice, running: String, image: String?) -> String {
+    if choice == .empty, let image { return image }
+    return choice.resolve(running: running)
   }
 
   /// The initrds, concatenated in order; nil for none.

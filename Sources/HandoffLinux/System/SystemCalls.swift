@@ -66,9 +66,36 @@ public struct KexecSegment: Equatable, Sendable {
   }
 }
 
-/// Flags of `kexec_load(2)`: the architecture sits in the high 16 bits.
+/// Flags of `kexec_load(2)`: the architecture sits in the high 16 bits,
+/// as its ELF machine number.
 public enum KexecLoadFlags {
   public static let architectureX86_64: UInt = 62 << 16
+  public static let architectureAArch64: UInt = 183 << 16
+  public static let architectureRISCV: UInt = 243 << 16
+
+  /// The flag for kernels of `architecture`; nil where kexec_load has none.
+  public static func architecture(_ architecture: KernelArchitecture) -> UInt? {
+    switch architecture {
+    case .x86_64: return architectureX86_64
+    case .arm64: return architectureAArch64
+    case .riscv64: return architectureRISCV
+    case .x86: return nil
+    }
+  }
+}
+
+extension KernelArchitecture {
+  /// The architecture this program was built for, which is the running
+  /// kernel's.
+  public static var running: KernelArchitecture {
+    #if arch(arm64)
+      return .arm64
+    #elseif arch(riscv64)
+      return .riscv64
+    #else
+      return .x86_64
+    #endif
+  }
 }
 
 /// Flags of `kexec_file_load(2)`.
