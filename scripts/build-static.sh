@@ -28,7 +28,7 @@ if (($# > 1)); then
   echo "build-static: sizes, stripped:"
   for arch in "$@"; do
     size=$(wc -c <"$root/dist/handoff-$arch")
-    printf '  dist/handoff-%-8s %8d bytes %5d KiB\n' "$arch" "$size" $((size / 1024))
+    printf '  dist/handoff-%-8s %8d bytes %5d KiB\n' "$arch" "$size" $(((size + 512) / 1024))
   done
   exit 0
 fi

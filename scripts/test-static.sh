@@ -128,9 +128,9 @@ for arch in "${arches[@]}"; do
   fi
   size=$(wc -c <"$binary")
   if ((size <= limit)); then
-    pass "$arch: $size bytes ($((size / 1024)) KiB), within 1 MiB"
+    pass "$arch: $size bytes ($(((size + 512) / 1024)) KiB), within 1 MiB"
   else
-    fail "$arch: $size bytes ($((size / 1024)) KiB), more than 1 MiB"
+    fail "$arch: $size bytes ($(((size + 512) / 1024)) KiB), more than 1 MiB"
   fi
 
   # what runs it
