@@ -212,6 +212,12 @@ struct Benchmark {
       throw LabError.missing("busybox (\(paths.busybox(.x86_64).path)); run 'make setup'")
     }
     let kexecTools = try KexecToolsFiles.fromHost()
+    let others = ["aarch64", "riscv64"].map { arch in
+      let path = paths.handoffBinary.deletingLastPathComponent()
+        .appendingPathComponent("handoff-\(arch)").path
+      let size = try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int
+      return (path: path, bytes: size)
+    }
 
     // one initramfs for every run
     let guest = BenchmarkGuest(
@@ -228,7 +234,7 @@ struct Benchmark {
       firstRelease: first.release, nextRelease: next.release, rounds: rounds,
       nextKernelBytes: nextKernel.count, nextInitrdBytes: nextInitrd.count,
       initramfsBytes: initramfs.count, handoffBytes: handoff.count, kexecTools: kexecTools,
-      handoffPath: paths.handoffBinary.path)
+      handoffPath: paths.handoffBinary.path, otherHandoffs: others)
     setup.printHeader()
 
     var samples: [BenchmarkSample] = []

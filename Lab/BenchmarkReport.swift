@@ -14,6 +14,9 @@ struct BenchmarkSetup {
   let handoffBytes: Int
   let kexecTools: KexecToolsFiles
   let handoffPath: String
+  /// The static builds for the other architectures, which the bench does
+  /// not run: their paths, and their sizes when they were built.
+  let otherHandoffs: [(path: String, bytes: Int?)]
 
   func printHeader() {
     print(
@@ -116,6 +119,11 @@ struct BenchmarkReport {
     Swift.print(
       "size  handoff " + right(kilobytes(setup.handoffBytes), 9)
         + "  \(setup.handoffPath), static (musl), needs no other file")
+    for other in setup.otherHandoffs {
+      Swift.print(
+        "      handoff " + right(other.bytes.map(kilobytes) ?? "-", 9) + "  \(other.path), "
+          + (other.bytes == nil ? "not built" : "static (musl)"))
+    }
     Swift.print(
       "      kexec   " + right(kilobytes(kexecBytes), 9)
         + "  \(KexecToolsFiles.binaryPath), dynamic, and \(kilobytes(kexec.librariesSize)) in "

@@ -2,16 +2,22 @@
 # Prepares the lab: QEMU and its firmware from apt, Debian's cloud kernels of
 # three generations and a static busybox, cached outside the source tree, and
 # for Secure Boot a key of the lab's own, a variable store that enrolls it and
-# kernels signed with it; also Debian's arm64 and riscv64 kernels, which only
-# the image readers' tests use. Running it again keeps whatever is already
-# there.
+# kernels signed with it. For arm64 guests and the image readers' tests it
+# fetches Debian's arm64 and riscv64 kernels and arm64's busybox, and for the
+# static build of aarch64 and riscv64 it unpacks musl, zlib, zstd and libfdt
+# of those architectures into the same cache. Running it again keeps whatever
+# is already there.
 set -Eeuo pipefail
 
 cache="${HANDOFF_LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/handoff-lab}"
 packages=(
-  qemu-system-x86 qemu-system-arm ovmf busybox-static musl-dev zlib1g-dev libzstd-dev
-  libfdt-dev cpio xz-utils zstd kexec-tools sbsigntool openssl python3-venv
+  qemu-system-x86 qemu-system-arm qemu-system-misc ovmf busybox-static musl-dev cpio
+  xz-utils zstd kexec-tools sbsigntool openssl python3-venv zlib1g-dev libzstd-dev libfdt-dev
+  qemu-user-static file
 )
+# what the static build links for aarch64 and riscv64; for x86_64 it uses
+# the same packages, installed above
+static_packages=(musl-dev zlib1g-dev libzstd-dev libfdt-dev)
 suites=(bookworm trixie sid)
 # modules the guests load, uncompressed into the cache beside each kernel:
 # efivarfs, and virtio_net with what it needs, in the order insmod wants them
@@ -141,6 +147,29 @@ update_suite() {
   fail "apt-get update for $suite failed"
 }
 
+# use_suite points apt_opts at a private sources list and private lists for
+# one suite's packages of one Debian architecture, which need not be the
+# machine's. The lists are read once a run.
+apt_opts=()
+use_suite() {
+  local suite="$1" arch="$2" dir="$work/apt-$1-$2"
+  apt_opts=(
+    -o "Dir::Etc::SourceList=$dir/sources.list"
+    -o Dir::Etc::SourceParts=/dev/null
+    -o "Dir::State::Lists=$dir/lists"
+    -o "Dir::Cache=$dir/cache"
+    -o "APT::Architecture=$arch"
+    -o "APT::Architectures::=$arch"
+  )
+  [[ ! -e $dir/sources.list ]] || return 0
+
+  find_mirror
+  mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
+  open_to_apt "$dir/lists/partial"
+  write_sources "$suite" "$dir/sources.list"
+  update_suite "$suite" "${apt_opts[@]}"
+}
+
 # fetch_kernel puts one suite's current cloud-amd64 bzImage into the cache.
 fetch_kernel() {
   local suite="$1" dest="$cache/kernels/$1"
@@ -150,18 +179,8 @@ fetch_kernel() {
   fi
 
   # apt, pointed at a private sources list and private lists
-  find_mirror
-  local dir="$work/apt-$suite"
-  mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
-  open_to_apt "$dir/lists/partial"
-  write_sources "$suite" "$dir/sources.list"
-  local opts=(
-    -o "Dir::Etc::SourceList=$dir/sources.list"
-    -o Dir::Etc::SourceParts=/dev/null
-    -o "Dir::State::Lists=$dir/lists"
-    -o "Dir::Cache=$dir/cache"
-  )
-  update_suite "$suite" "${opts[@]}"
+  use_suite "$suite" amd64
+  local opts=("${apt_opts[@]}")
 
   # the metapackage depends on the suite's current image package
   local image
@@ -256,21 +275,8 @@ fetch_foreign_kernel() {
     return
   fi
 
-  # apt, as for fetch_kernel, with the other architecture's lists
-  find_mirror
-  local dir="$work/apt-$arch-$suite"
-  mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
-  open_to_apt "$dir/lists/partial"
-  write_sources "$suite" "$dir/sources.list"
-  local opts=(
-    -o "Dir::Etc::SourceList=$dir/sources.list"
-    -o Dir::Etc::SourceParts=/dev/null
-    -o "Dir::State::Lists=$dir/lists"
-    -o "Dir::Cache=$dir/cache"
-    -o "APT::Architecture=$arch"
-    -o "APT::Architectures=$arch"
-  )
-  update_suite "$suite" "${opts[@]}"
+  use_suite "$suite" "$arch"
+  local opts=("${apt_opts[@]}")
 
   # the metapackage names the current image package; newer suites move the
   # kernel itself into linux-binary-<release>
@@ -321,8 +327,83 @@ fetch_foreign_kernel() {
   echo "kernel $arch $suite: fetched $release from $package"
 }
 
+# fetch_foreign_busybox puts another architecture's static busybox into
+# ARCH/busybox, for that architecture's lab guests.
+fetch_foreign_busybox() {
+  local arch="$1" suite="$2" dest="$cache/$1/busybox"
+  if [[ -s $dest ]]; then
+    echo "busybox $arch: already there"
+    return
+  fi
+  use_suite "$suite" "$arch"
+  local deb="$work/deb-busybox-$arch" root="$work/root-busybox-$arch"
+  mkdir -p "$deb" "$root" "$cache/$arch"
+  open_to_apt "$deb"
+  cd "$deb"
+  run "downloading busybox-static for $arch from $suite" \
+    apt-get "${apt_opts[@]}" download busybox-static
+  cd - >/dev/null
+  local file
+  file="$(find "$deb" -name "busybox-static_*_$arch.deb" -print -quit)"
+  [[ -n $file ]] || fail "apt-get download left no busybox-static for $arch"
+  run "unpacking $file" dpkg-deb -x "$file" "$root"
+  [[ -s $root/bin/busybox ]] || fail "busybox-static for $arch holds no bin/busybox"
+  cp "$root/bin/busybox" "$dest.new"
+  mv "$dest.new" "$dest"
+  rm -rf "$deb" "$root"
+  echo "busybox $arch: fetched"
+}
+
+# fetch_static unpacks the static build's packages of another architecture
+# into the cache, where scripts/build-static.sh finds musl's headers, startup
+# files and libc.a, and zlib's and zstd's headers and archives. They are not
+# installed: the machine's dpkg never learns of the foreign architecture.
+fetch_static() {
+  local arch="$1" debian_arch="$2" suite="$3" dest="$cache/static/$1" package
+  if [[ -s $dest/debian-packages ]]; then
+    local complete=yes
+    for package in "${static_packages[@]}"; do
+      grep -q "^$package " "$dest/debian-packages" || complete=no
+    done
+    if [[ $complete == yes ]]; then
+      echo "static $arch: ${static_packages[*]} ($debian_arch, $suite) already there"
+      return
+    fi
+  fi
+
+  use_suite "$suite" "$debian_arch"
+  local deb="$work/deb-static-$arch"
+  mkdir -p "$deb"
+  open_to_apt "$deb"
+  cd "$deb"
+  run "downloading ${static_packages[*]} for $debian_arch from $suite" \
+    apt-get "${apt_opts[@]}" download "${static_packages[@]}"
+  cd - >/dev/null
+
+  # the libraries sit in usr/lib/<arch>-linux-musl (musl) and
+  # usr/lib/<arch>-linux-gnu (zlib, zstd), the headers in usr/include
+  local stage="$dest.new" file
+  rm -rf "$stage"
+  mkdir -p "$stage"
+  for package in "${static_packages[@]}"; do
+    file="$(find "$deb" -name "${package}_*_$debian_arch.deb" -print -quit)"
+    [[ -n $file ]] || fail "apt-get download left no $package for $debian_arch"
+    run "unpacking $file" dpkg-deb -x "$file" "$stage"
+    echo "$package $(dpkg-deb -f "$file" Version) $debian_arch $suite" \
+      >>"$stage/debian-packages"
+  done
+  for file in "$arch-linux-musl/libc.a" "$arch-linux-gnu/libz.a" "$arch-linux-gnu/libzstd.a" \
+    "$arch-linux-gnu/libfdt.a"; do
+    [[ -s $stage/usr/lib/$file ]] || fail "no usr/lib/$file in ${static_packages[*]}"
+  done
+  rm -rf "$dest"
+  mv "$stage" "$dest"
+  echo "static $arch: fetched $(awk '{ printf "%s%s %s", sep, $1, $2; sep = ", " }' \
+    "$dest/debian-packages") ($debian_arch, $suite)"
+}
+
 # the cache, by an absolute path since the downloads change directory
-mkdir -p "$cache/kernels"
+mkdir -p "$cache/kernels" "$cache/static"
 cache="$(cd "$cache" && pwd)"
 for suite in "${suites[@]}"; do
   fetch_kernel "$suite"
@@ -331,6 +412,12 @@ fetch_foreign_kernel arm64 bookworm cloud-arm64 vmlinuz
 fetch_foreign_kernel arm64 trixie cloud-arm64 vmlinuz
 fetch_foreign_kernel riscv64 trixie riscv64 vmlinux
 fetch_foreign_kernel riscv64 sid riscv64 vmlinux
+fetch_foreign_busybox arm64 bookworm
+
+# the static build's other architectures, each from a suite that has it
+# (bookworm has no riscv64)
+fetch_static aarch64 arm64 bookworm
+fetch_static riscv64 riscv64 trixie
 
 # a static busybox for the guests' initramfs
 busybox="$(dpkg-query -L busybox-static | awk '/\/bin\/busybox$/ && !n++')"

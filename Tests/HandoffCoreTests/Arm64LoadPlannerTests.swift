@@ -20,16 +20,17 @@ struct Arm64LoadPlannerTests {
     kernelSize: Int = 0x180_0000, imageSize: UInt64 = 0x1c0_0000, textOffset: UInt64 = 0,
     initrd: [UInt8]? = [UInt8](repeating: 0xab, count: 0x30_0000),
     options: PlanOptions = PlanOptions()
-  ) throws -> (plan: LoadPlan, deviceTreeEdits: [String]) {
+  ) throws -> (plan: LoadPlan, edits: [String]) {
     let map = try MemoryMapParser.parseIomem(iomem, source: "iomem")
     let environment = Arm64BootEnvironment(
       memoryMap: map, deviceTree: DeviceTreeFixture.virt(), deviceTreeSource: "/sys/firmware/fdt",
       kaslrSeed: 42, rngSeed: [1, 2, 3, 4])
-    return try Arm64LoadPlanner(
+    let plan = try Arm64LoadPlanner(
       kernel: [UInt8](repeating: 0x14, count: kernelSize), textOffset: textOffset,
       imageSize: imageSize, initrd: initrd, commandLine: "console=ttyAMA0",
       environment: environment, options: options
     ).plan()
+    return (plan, plan.deviceTreeEdits)
   }
 
   @Test("The Image goes to the lowest 2 MiB-aligned base clear of reservations")
