@@ -34,7 +34,9 @@ struct HelpTextTests {
              <text> | --reuse-cmdline] [--syscall <syscall>]
 
     ARGUMENTS:
-      <kernel>                The kernel image to load, a bzImage.
+      <kernel>                The kernel image to load: an x86_64 bzImage, an arm64
+                              Image (plain or compressed), an EFI zboot image, or a
+                              unified kernel image holding one.
 
     OPTIONS:
       --initrd <file>         An initramfs for the new kernel. Give it more than
@@ -43,6 +45,8 @@ struct HelpTextTests {
       --cmdline <text>        The new kernel's command line, exactly.
       --append <text>         Text added to the running kernel's command line.
       --reuse-cmdline         Give the new kernel the running kernel's command line.
+      --dtb <file>            arm64: the device tree the new kernel's starts from,
+                              instead of the running kernel's /sys/firmware/fdt.
       --syscall <syscall>     The system call that loads the kernel: auto (the
                               default: kexec_load, or kexec_file_load when the
                               kernel refuses kexec_load), kexec_load or

@@ -13,6 +13,10 @@ enum LoadCommand {
     OptionSpec(
       ["--append"], value: "text", help: "Text added to the running kernel's command line."),
     OptionSpec(["--reuse-cmdline"], help: "Give the new kernel the running kernel's command line."),
+    OptionSpec(
+      ["--dtb"], value: "file",
+      help: "arm64: the device tree the new kernel's starts from, instead of the running "
+        + "kernel's /sys/firmware/fdt."),
   ]
 
   /// The options that shape Handoff's own purgatory, shared with `handoff plan`.
@@ -43,7 +47,13 @@ enum LoadCommand {
     abstract: "Load a kernel to boot later with 'handoff exec'.",
     usage: "handoff load <kernel> [--initrd <file> ...] "
       + "[--cmdline <text> | --append <text> | --reuse-cmdline] [--syscall <syscall>]",
-    arguments: [("<kernel>", "The kernel image to load, a bzImage.")],
+    arguments: [
+      (
+        "<kernel>",
+        "The kernel image to load: an x86_64 bzImage, an arm64 Image (plain or compressed), "
+          + "an EFI zboot image, or a unified kernel image holding one."
+      )
+    ],
     options: options,
     discussion: [
       "Through kexec_load, Handoff places the segments itself, and its own purgatory",
@@ -103,7 +113,8 @@ enum LoadCommand {
       commandLine = .empty
     }
     return LoadRequest(
-      kernelPath: kernel, initrdPaths: scanned.values("--initrd"), commandLine: commandLine)
+      kernelPath: kernel, initrdPaths: scanned.values("--initrd"), commandLine: commandLine,
+      deviceTreePath: scanned.value("--dtb"))
   }
 
   /// The purgatory's options the scanned arguments ask for.

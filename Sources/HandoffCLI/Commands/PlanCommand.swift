@@ -68,6 +68,10 @@ enum PlanCommand {
     }
     lines.append(
       "  serial        " + (parameters.serial == 0 ? "none" : hex(parameters.serial)))
+    if !plan.deviceTreeEdits.isEmpty {
+      lines.append("dtb edits:")
+      for edit in plan.deviceTreeEdits { lines.append("  " + edit) }
+    }
     var free: [String] = []
     for range in plan.freeMemory { free.append(range.rangeText) }
     lines.append("free RAM:     " + joined(free, ", "))
@@ -122,6 +126,7 @@ enum PlanCommand {
     object.add("entry", plan.entry)
     object.add("segments", objects: segments)
     object.add("purgatory", object: purgatory)
+    if !plan.deviceTreeEdits.isEmpty { object.add("dtb_edits", strings: plan.deviceTreeEdits) }
     return object.text
   }
 

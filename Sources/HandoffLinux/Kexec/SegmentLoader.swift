@@ -28,14 +28,10 @@ public struct SegmentLoader<System: SystemCalls> {
   /// Throws `unsupportedImage` for a kernel of another architecture than
   /// this machine's.
   public func load(_ request: LoadRequest, options: PlanOptions) throws(HandoffError) {
-    let (plan, architecture) = try planned(request, options: options, memoryMapFile: nil)
-    guard let flags = KexecLoadFlags.architecture(architecture),
-      architecture == KernelArchitecture.running
-    else {
-      throw .unsupportedImage(
-        path: request.kernelPath,
-        reason: "it is a kernel for \(architecture.rawValue), and this machine runs "
-          + KernelArchitecture.running.rawValue)
+    let (plan, architecture) = try planned(
+      request, options: options, memoryMapFile: nil, forThisMachine: true)
+    guard let flags = KexecLoadFlags.architecture(architecture) else {
+      preconditionFailure("a plan for \(architecture.rawValue), which kexec_load has no flag for")
     }
     var segments: [KexecSegment] = []
     for segment in plan.segments {
@@ -49,18 +45,29 @@ public struct SegmentLoader<System: SystemCalls> {
   }
 
   /// The plan, and the architecture of the kernel it boots.
+  /// `forThisMachine` refuses a kernel of another architecture than the
+  /// running machine's before anything of the machine is read.
   private func planned(
-    _ request: LoadRequest, options: PlanOptions, memoryMapFile: String?
+    _ request: LoadRequest, options: PlanOptions, memoryMapFile: String?,
+    forThisMachine: Bool = false
   ) throws(HandoffError) -> (plan: LoadPlan, architecture: KernelArchitecture) {
     let kernelBytes = try system.readFile(request.kernelPath)
     let image = try KernelImage.read(path: request.kernelPath, bytes: kernelBytes)
-    let running = system.readText(SystemPaths.commandLine) ?? ""
+    let running = KernelArchitecture.running
+    if forThisMachine, image.architecture != running, image.architecture != .x86 {
+      throw .unsupportedImage(
+        path: request.kernelPath,
+        reason: "it is a kernel for \(image.architecture.rawValue), and this machine runs "
+          + running.rawValue)
+    }
+    let runningCommandLine = system.readText(SystemPaths.commandLine) ?? ""
     let reader = MachineReader(system: system, debug: debug)
     let plan: LoadPlan
     switch image.architecture {
     case .arm64:
       let kernel = try image.arm64Kernel()
-      let commandLine = resolve(request.commandLine, running: running, image: kernel.commandLine)
+      let commandLine = resolve(
+        request.commandLine, running: runningCommandLine, image: kernel.commandLine)
       let initrd = try readInitrds(request.initrdPaths) ?? kernel.initrd
       let environment = try reader.arm64Environment(
         memoryMapFile: memoryMapFile, deviceTreeFile: request.deviceTreePath)
@@ -79,7 +86,8 @@ public struct SegmentLoader<System: SystemCalls> {
     case .x86, .x86_64:
       let kernel = try image.x86Kernel(fileBytes: kernelBytes)
       try kernel.image.requireBootable64()
-      let commandLine = resolve(request.commandLine, running: running, image: kernel.commandLine)
+      let commandLine = resolve(
+        request.commandLine, running: runningCommandLine, image: kernel.commandLine)
       try kernel.image.requireFits(commandLine: commandLine)
       let initrd = try readInitrds(request.initrdPaths) ?? kernel.initrd
       let environment = try reader.x86Environment(memoryMapFile: memoryMapFile)

@@ -1,0 +1,68 @@
+import HandoffCore
+import HandoffLinux
+import HandoffTestSupport
+import Testing
+
+/// `handoff plan` and `handoff load` of Debian's arm64 kernel, planned on
+/// this machine for a virt board's memory map and DTB.
+@Suite("arm64 plans")
+struct PlanArm64Tests {
+  static let kernel = LabKernel.arm64[1]
+
+  /// QEMU virt's /proc/iomem with 1 GiB, as an arm64 guest of the lab shows it.
+  static let iomem = """
+    09000000-09000fff : pl011@9000000
+      09000000-09000fff : 9000000.pl011 pl011@9000000
+    40000000-7fffffff : System RAM
+      40210000-4158ffff : Kernel code
+      41590000-41a0ffff : reserved
+      41a10000-41caffff : Kernel data
+      48000000-481c3fff : reserved
+      7ac00000-7fbfffff : reserved
+    """
+
+  static func system() throws -> RecordingSystem {
+    let system = machine()
+    system.files["/boot/Image"] = .file(try kernel.image())
+    system.files["/root/virt.dtb"] = .file(DeviceTreeFixture.virt())
+    system.setText("/root/virt-iomem.txt", iomem)
+    return system
+  }
+
+  @Test(
+    "plan places the Image low, the initrd, DTB and purgatory high, and lists the DTB edits",
+    .enabled(if: kernel.isPresent, "no arm64 kernel in the lab cache; run 'make setup'"))
+  func text() throws {
+    let system = try Self.system()
+    let run = CommandRun.handoff(
+      "plan", "/boot/Image", "--initrd", "/boot/initrd.img", "--cmdline", "console=ttyAMA0",
+      "--memmap", "/root/virt-iomem.txt", "--dtb", "/root/virt.dtb", on: system)
+    #expect(run.status == 0, "\(run.error)")
+    let lines = run.output.split(separator: "\n").map(String.init)
+    let roles = lines.filter { $0.hasPrefix("  ") && $0.contains(" bytes, memsz ") }
+      .map { $0.split(separator: " ")[1] }
+    #expect(roles == ["kernel", "dtb", "initrd", "purgatory"])
+    #expect(lines.contains { $0.hasPrefix("  0  kernel      [0x41c00000, ") })
+    #expect(lines.contains("  kernel entry  0x41c00000"))
+    #expect(lines.contains { $0.hasPrefix("  dtb           0x7ff") })
+    #expect(lines.contains("  serial        0x9000000"))
+    #expect(lines.contains("dtb edits:"))
+    #expect(lines.contains("  set /chosen bootargs \"console=ttyAMA0\""))
+    #expect(lines.contains("  delete /chosen linux,elfcorehdr"))
+    #expect(system.kexecCalls.isEmpty)
+  }
+
+  @Test(
+    "load refuses an arm64 kernel on this x86_64 machine and calls nothing",
+    .enabled(if: kernel.isPresent, "no arm64 kernel in the lab cache; run 'make setup'"))
+  func loadRefused() throws {
+    let system = try Self.system()
+    let run = CommandRun.handoff(
+      "load", "/boot/Image", "--syscall", "kexec_load", "--dtb", "/root/virt.dtb", on: system)
+    #expect(run.status == 1)
+    #expect(
+      run.error.contains(
+        "/boot/Image: cannot be booted: it is a kernel for arm64, and this machine runs x86_64"))
+    #expect(system.kexecCalls.isEmpty)
+  }
+}
