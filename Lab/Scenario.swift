@@ -176,6 +176,21 @@ struct Scenario {
         firmware: .ovmfSecureBoot, suites: [.bookworm, .sid], syscall: "auto",
         hop: .signatureChecks),
       Scenario(
+        name: "arm64-6.1-to-6.12",
+        summary: "arm64: 6.1 hands off to 6.12 on QEMU's virt board through kexec_load, with "
+          + "Handoff's purgatory checking every segment and handing over the DTB",
+        architecture: .aarch64, firmware: .direct, suites: [.bookworm, .trixie]),
+      Scenario(
+        name: "arm64-6.12-to-6.1",
+        summary: "arm64: 6.12 hands off to 6.1 the same way",
+        architecture: .aarch64, firmware: .direct, suites: [.trixie, .bookworm]),
+      Scenario(
+        name: "arm64-corrupt-segment",
+        summary: "arm64: a kernel byte damaged after its digest: the purgatory names it on the "
+          + "PL011 and halts",
+        architecture: .aarch64, firmware: .direct, suites: [.bookworm, .trixie],
+        extraLoadOptions: "--lab-corrupt-segment 0", expectation: .purgatoryRefuses(segment: 0)),
+      Scenario(
         name: "kexec-load-disabled",
         summary: "6.1 loads 7.x, then sets kexec_load_disabled: every load is refused, exec works",
         firmware: .seabios, suites: [.bookworm, .sid], syscall: "auto", hop: .loadDisabled),
