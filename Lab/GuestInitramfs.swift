@@ -44,8 +44,8 @@ struct GuestInitramfs {
 
     if index + 1 < plan.stages.count {
       let next = plan.stages[index + 1]
-      let kernel = try Data(contentsOf: next.kernel.image)
-      archive.addFile("next/vmlinuz", contents: [UInt8](kernel))
+      let kernel = try KernelForms.bytes(of: next.kernel.image, as: plan.scenario.kernelForm)
+      archive.addFile("next/vmlinuz", contents: kernel)
       archive.addFile("next/initrd", contents: try build(plan, stage: index + 1))
       archive.addFile("next/cmdline", contents: Array(plan.commandLine(stage: index + 1).utf8))
       if next.dialect == .kexecTools { archive.addFile("next/kexec-dialect", contents: []) }

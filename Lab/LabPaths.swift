@@ -127,11 +127,14 @@ struct LabKernel {
 enum LabError: Error, CustomStringConvertible {
   case missing(String)
   case qemu(String)
+  /// A host tool the lab runs failed.
+  case tool(String)
 
   var description: String {
     switch self {
     case .missing(let what): return "missing \(what)"
     case .qemu(let what): return "QEMU: \(what)"
+    case .tool(let what): return what
     }
   }
 }

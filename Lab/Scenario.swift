@@ -40,6 +40,15 @@ enum MachineProfile {
   var hasNetwork: Bool { self != .plain }
 }
 
+/// The form the next kernel is handed to `handoff load` in, made by the lab
+/// from the Debian image.
+enum KernelForm {
+  /// As Debian ships it.
+  case asShipped
+  /// Compressed with gzip, as an arm64 Image.gz.
+  case gzip
+}
+
 /// What the console must show for a scenario to pass.
 enum Expectation {
   /// Every stage boots, and the last finishes.
@@ -99,6 +108,8 @@ struct Scenario {
   var residue: Residue? = nil
   /// What the first stage runs to load the second and boot it.
   var hop = HopScript.standard
+  /// The form every kernel after the first is loaded from.
+  var kernelForm = KernelForm.asShipped
 
   /// The five handoffs between kernel generations and firmware, through
   /// one system call; kexec_file_load's names start with `file-`.
@@ -184,6 +195,12 @@ struct Scenario {
         name: "arm64-6.12-to-6.1",
         summary: "arm64: 6.12 hands off to 6.1 the same way",
         architecture: .aarch64, firmware: .direct, suites: [.trixie, .bookworm]),
+      Scenario(
+        name: "arm64-gzip-image",
+        summary: "arm64: 6.1 loads 6.12 from an Image.gz the lab compressed; Handoff unpacks it "
+          + "with zlib",
+        architecture: .aarch64, firmware: .direct, suites: [.bookworm, .trixie],
+        kernelForm: .gzip),
       Scenario(
         name: "arm64-corrupt-segment",
         summary: "arm64: a kernel byte damaged after its digest: the purgatory names it on the "
