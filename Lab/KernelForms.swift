@@ -25,7 +25,8 @@ enum KernelForms {
     process.waitUntilExit()
     guard process.terminationStatus == 0 else {
       throw LabError.tool(
-        "\(tool) \(arguments.joined(separator: " ")) failed with status \(process.terminationStatus)")
+        "\(tool) \(arguments.joined(separator: " ")) failed with status \(process.terminationStatus)"
+      )
     }
     return [UInt8](bytes)
   }
