@@ -8,6 +8,7 @@ import HandoffCore
 struct GuestInitramfs {
   let busybox: [UInt8]
   let handoff: [UInt8]
+  let paths: LabPaths
 
   /// The initramfs of stage `index` of `plan`, with every later stage inside it.
   func build(_ plan: ChainPlan, stage index: Int) throws -> [UInt8] {
@@ -44,10 +45,21 @@ struct GuestInitramfs {
 
     if index + 1 < plan.stages.count {
       let next = plan.stages[index + 1]
-      let kernel = try KernelForms.bytes(of: next.kernel.image, as: plan.scenario.kernelForm)
-      archive.addFile("next/vmlinuz", contents: kernel)
-      archive.addFile("next/initrd", contents: try build(plan, stage: index + 1))
-      archive.addFile("next/cmdline", contents: Array(plan.commandLine(stage: index + 1).utf8))
+      let initrd = try build(plan, stage: index + 1)
+      let commandLine = plan.commandLine(stage: index + 1)
+      if plan.scenario.kernelForm == .uki {
+        // the initramfs and the command line travel inside the image
+        archive.addFile(
+          "next/vmlinuz",
+          contents: try KernelForms.unifiedKernelImage(
+            next.kernel.image, initrd: initrd, commandLine: commandLine,
+            architecture: plan.scenario.architecture, scratch: paths.work))
+      } else {
+        let kernel = try KernelForms.bytes(of: next.kernel.image, as: plan.scenario.kernelForm)
+        archive.addFile("next/vmlinuz", contents: kernel)
+        archive.addFile("next/initrd", contents: initrd)
+        archive.addFile("next/cmdline", contents: Array(commandLine.utf8))
+      }
       if next.dialect == .kexecTools { archive.addFile("next/kexec-dialect", contents: []) }
       archive.addFile("next/load-options", contents: Array(plan.loadOptions(stage: index + 1).utf8))
       archive.addFile("next/exec-options", contents: Array(plan.scenario.execOptions.utf8))
@@ -129,10 +141,15 @@ enum InitScript {
       fi
       echo "LAB: handoff-failed"
     elif [ -e /next/vmlinuz ]; then
-      handoff check /next/vmlinuz --initrd /next/initrd 2>&1 | sed 's/^/LAB: check: /'
+      # a unified kernel image brings its own initrd and command line
+      if [ -e /next/initrd ]; then
+        set -- --initrd /next/initrd --cmdline "$(cat /next/cmdline)"
+      else
+        set --
+      fi
+      handoff check /next/vmlinuz "$@" 2>&1 | sed 's/^/LAB: check: /'
       echo "LAB: load-start"
-      if handoff load /next/vmlinuz --initrd /next/initrd --cmdline "$(cat /next/cmdline)" \\
-          $(cat /next/load-options) --debug; then
+      if handoff load /next/vmlinuz "$@" $(cat /next/load-options) --debug; then
         echo "LAB: loaded"
         handoff status
         echo "LAB: exec"

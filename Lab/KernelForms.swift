@@ -10,7 +10,50 @@ enum KernelForms {
       return [UInt8](try Data(contentsOf: image))
     case .gzip:
       return try run("/bin/gzip", ["-9", "-n", "-c", image.path])
+    case .uki:
+      preconditionFailure("a unified kernel image needs its initrd and command line")
     }
+  }
+
+  /// systemd's EFI stub for x86_64, from Debian's systemd-boot-efi.
+  static let x86Stub = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub"
+
+  /// A unified kernel image of `image`, `initrd` and `commandLine`, made
+  /// the way distributions documented before ukify: objcopy adds them to
+  /// systemd's stub as .linux, .initrd and .cmdline, with an .osrel, at
+  /// virtual addresses past the stub's own sections.
+  static func unifiedKernelImage(
+    _ image: URL, initrd: [UInt8], commandLine: String, architecture: GuestArchitecture,
+    scratch: URL
+  ) throws -> [UInt8] {
+    guard architecture == .x86_64 else {
+      throw LabError.missing("a systemd EFI stub and objcopy for \(architecture.rawValue)")
+    }
+    guard FileManager.default.fileExists(atPath: x86Stub) else {
+      throw LabError.missing("systemd's EFI stub (\(x86Stub)); run 'make setup'")
+    }
+    let directory = scratch.appendingPathComponent("uki")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    let parts = [
+      ("osrel", Array("ID=debian\nPRETTY_NAME=\"Handoff lab\"\n".utf8), "0x20000"),
+      ("cmdline", Array(commandLine.utf8), "0x30000"),
+      ("initrd", initrd, "0x6000000"),
+    ]
+    var arguments: [String] = []
+    for (name, bytes, address) in parts {
+      let file = directory.appendingPathComponent(name)
+      try Data(bytes).write(to: file)
+      arguments += [
+        "--add-section", ".\(name)=\(file.path)", "--change-section-vma", ".\(name)=\(address)",
+      ]
+    }
+    arguments += [
+      "--add-section", ".linux=\(image.path)", "--change-section-vma", ".linux=0x2000000",
+    ]
+    let output = directory.appendingPathComponent("uki.efi")
+    _ = try run("/usr/bin/objcopy", arguments + [x86Stub, output.path])
+    defer { try? FileManager.default.removeItem(at: directory) }
+    return [UInt8](try Data(contentsOf: output))
   }
 
   /// What `tool` writes to standard output, or an error with its status.

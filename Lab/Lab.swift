@@ -18,7 +18,8 @@ struct Lab {
     }
     try FileManager.default.createDirectory(at: paths.work, withIntermediateDirectories: true)
 
-    let guest = GuestInitramfs(busybox: [UInt8](busybox), handoff: [UInt8](handoff))
+    let guest = GuestInitramfs(
+      busybox: [UInt8](busybox), handoff: [UInt8](handoff), paths: paths)
     let initrd = paths.work.appendingPathComponent("\(scenario.name).cpio")
     try Data(try guest.build(plan, stage: 0)).write(to: initrd)
 

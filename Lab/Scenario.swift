@@ -47,6 +47,10 @@ enum KernelForm {
   case asShipped
   /// Compressed with gzip, as an arm64 Image.gz.
   case gzip
+  /// A unified kernel image: systemd's EFI stub with the kernel, the next
+  /// stage's initramfs and its command line as sections, put together with
+  /// objcopy. The stage before loads it with neither --initrd nor --cmdline.
+  case uki
 }
 
 /// What the console must show for a scenario to pass.
@@ -155,6 +159,11 @@ struct Scenario {
         // That is not understood yet; devices-iommu-2cpu keeps two vCPUs.
         firmware: .seabios, suites: [.trixie, .sid, .trixie],
         machine: .rootPortNetwork, execOptions: "--quiesce"),
+      Scenario(
+        name: "uki-6.1-to-7.x",
+        summary: "6.1 loads a unified kernel image of 7.x the lab made with objcopy and "
+          + "systemd's stub: its .initrd and .cmdline reach 7.x",
+        firmware: .seabios, suites: [.bookworm, .sid], kernelForm: .uki),
       Scenario(
         name: "highmem-6g", summary: "6.1 to 7.x in a 6 GiB guest; the initrd lands above 4 GiB",
         firmware: .seabios, suites: [.bookworm, .sid], memoryMiB: 6144, initrdAbove4GiB: true),
