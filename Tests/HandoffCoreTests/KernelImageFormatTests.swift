@@ -17,7 +17,10 @@ struct KernelImageFormatTests {
     var testDescription: String { name }
   }
 
-  static let x86Only = ", and Handoff boots x86_64 kernels only"
+  /// How the x86_64 loader's refusal ends for an arm64 Image in any wrapping.
+  static let kexecLoadOnly = ", which Handoff boots through kexec_load only"
+  /// And for what no loader of Handoff's boots.
+  static let notYet = ", which Handoff does not boot yet"
 
   static let made: [Made] = {
     let arm64 = HandmadeImage(.arm64).bytes
@@ -37,34 +40,34 @@ struct KernelImageFormatTests {
           + "bzImage"),
       Made(
         name: "an arm64 ELF vmlinux", bytes: aarch64ELF.bytes, format: "ELF vmlinux",
-        architecture: .arm64, refusal: "an ELF vmlinux for arm64" + x86Only),
+        architecture: .arm64, refusal: "an ELF vmlinux for arm64" + notYet),
       Made(
         name: "an arm64 Image", bytes: arm64, format: "arm64 Image", architecture: .arm64,
-        refusal: "an arm64 Image" + x86Only),
+        refusal: "an arm64 Image" + kexecLoadOnly),
       Made(
         name: "a riscv64 Image", bytes: riscv64, format: "riscv64 Image",
-        architecture: .riscv64, refusal: "a riscv64 Image" + x86Only),
+        architecture: .riscv64, refusal: "a riscv64 Image" + notYet),
       Made(
         name: "a gzip-compressed arm64 Image", bytes: (try? Compressor.gzip(arm64)) ?? [],
-        format: "arm64 Image", architecture: .arm64, refusal: "an arm64 Image" + x86Only),
+        format: "arm64 Image", architecture: .arm64, refusal: "an arm64 Image" + kexecLoadOnly),
       Made(
         name: "a zstd-compressed riscv64 Image", bytes: (try? Compressor.zstd(riscv64)) ?? [],
-        format: "riscv64 Image", architecture: .riscv64, refusal: "a riscv64 Image" + x86Only),
+        format: "riscv64 Image", architecture: .riscv64, refusal: "a riscv64 Image" + notYet),
       Made(
         name: "an EFI zboot image",
         bytes: HandmadeZboot(payload: (try? Compressor.gzip(arm64)) ?? [], compressionType: "gzip")
           .bytes,
         format: "EFI zboot image", architecture: .arm64,
-        refusal: "an EFI zboot image of an arm64 Image" + x86Only),
+        refusal: "an EFI zboot image of an arm64 Image" + kexecLoadOnly),
       Made(
         name: "a UKI carrying a bzImage", bytes: HandmadeUKI(linux: HandmadeBzImage().bytes).bytes,
         format: "unified kernel image", architecture: .x86_64,
-        refusal: "a unified kernel image, and Handoff does not load a UKI's .linux, .initrd and "
-          + ".cmdline yet"),
+        refusal: "a unified kernel image, which Handoff's kexec_load path boots with its .initrd "
+          + "and .cmdline, but not its kexec_file_load one"),
       Made(
         name: "a UKI carrying an arm64 Image", bytes: arm64UKI.bytes,
         format: "unified kernel image", architecture: .arm64,
-        refusal: "a unified kernel image carrying an arm64 Image" + x86Only),
+        refusal: "a unified kernel image carrying an arm64 Image" + kexecLoadOnly),
     ]
   }()
 
@@ -88,6 +91,18 @@ struct KernelImageFormatTests {
     #expect(throws: HandoffError.unsupportedImage(path: "kernel", reason: "it is " + refusal)) {
       _ = try image.bzImage()
     }
+  }
+
+  @Test(
+    "Handoff's own loader boots bzImages and arm64 Images however wrapped, and no other kernel",
+    arguments: made)
+  func loaderRefusal(made: Made) throws {
+    let image = try KernelImage.read(path: "kernel", bytes: made.bytes)
+    let boots = [
+      "a bzImage", "an arm64 Image", "a gzip-compressed arm64 Image", "an EFI zboot image",
+      "a UKI carrying a bzImage", "a UKI carrying an arm64 Image",
+    ].contains(made.name)
+    #expect((image.loaderRefusal(fileBytes: made.bytes) == nil) == boots)
   }
 
   @Test("A bzImage starting with the EFI stub's MZ is read as a bzImage")

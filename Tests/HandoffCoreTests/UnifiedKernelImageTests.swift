@@ -61,8 +61,8 @@ struct UnifiedKernelImageTests {
     #expect(
       throws: HandoffError.unsupportedImage(
         path: Self.path,
-        reason: "it is a unified kernel image carrying an arm64 Image, and Handoff boots x86_64 "
-          + "kernels only")
+        reason: "it is a unified kernel image carrying an arm64 Image, which Handoff boots "
+          + "through kexec_load only")
     ) {
       _ = try image.x86Kernel(fileBytes: bytes)
     }

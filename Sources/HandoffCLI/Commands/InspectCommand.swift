@@ -33,20 +33,10 @@ enum InspectCommand {
     let bytes = try context.system.readFile(path)
     let image = try KernelImage.read(path: path, bytes: bytes)
     context.debug("\(path): \(image.formatName) for \(image.architecture.rawValue)")
-    let refusal = refusal(image)
+    let refusal = image.loaderRefusal(fileBytes: bytes)?.description
     context.console.output(
       scanned.has("--json") ? json(image, refusal: refusal) + "\n" : text(image, refusal: refusal)
     )
     return ExitStatus.success
-  }
-
-  /// Why the x86_64 loader cannot hand off to `image`, nil when it can.
-  static func refusal(_ image: KernelImage) -> String? {
-    do {
-      try image.bzImage().requireBootable64()
-      return nil
-    } catch {
-      return error.description
-    }
   }
 }

@@ -60,7 +60,11 @@ extension KernelImage {
 
   /// Why the x86_64 loader cannot boot this image, for any but a bzImage.
   var x86Refusal: String {
-    let elsewhere = ", and Handoff boots x86_64 kernels only"
+    var isELF = false
+    if case .elf = self { isELF = true }
+    let elsewhere =
+      architecture == .arm64 && !isELF
+      ? ", which Handoff boots through kexec_load only" : ", which Handoff does not boot yet"
     switch self {
     case .bzImage:
       return "it is a bzImage"
@@ -71,8 +75,8 @@ extension KernelImage {
       return "it is an ELF vmlinux for \(image.machine.architecture.rawValue)" + elsewhere
     case .uki(let image):
       if case .bzImage = image.kernel {
-        return "it is a unified kernel image, and Handoff does not load a UKI's .linux, "
-          + ".initrd and .cmdline yet"
+        return "it is a unified kernel image, which Handoff's kexec_load path boots with its "
+          + ".initrd and .cmdline, but not its kexec_file_load one"
       }
       return "it is a unified kernel image carrying \(image.kernel.formatWithArticle)"
         + elsewhere

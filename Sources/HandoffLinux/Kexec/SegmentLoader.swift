@@ -77,12 +77,7 @@ public struct SegmentLoader<System: SystemCalls> {
         environment: environment, options: options
       ).plan()
     case .riscv64:
-      // The riscv64 purgatory is built and tested on bare metal, but no
-      // planner places a riscv64 Image and its DTB yet.
-      throw .unsupportedImage(
-        path: request.kernelPath,
-        reason: "it is \(image.formatWithArticle) for riscv64, and Handoff does not load "
-          + "riscv64 kernels yet")
+      throw image.riscvRefusal
     case .x86, .x86_64:
       let kernel = try image.x86Kernel(fileBytes: kernelBytes)
       try kernel.image.requireBootable64()

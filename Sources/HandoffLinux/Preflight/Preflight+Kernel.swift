@@ -8,7 +8,20 @@ extension Preflight {
     let path = request.kernelPath
     let image: BzImage
     do throws(HandoffError) {
-      image = try KernelImage.read(path: path, bytes: try system.readFile(path)).bzImage()
+      let bytes = try system.readFile(path)
+      let kernel = try KernelImage.read(path: path, bytes: bytes)
+      if kernel.architecture == .arm64 {
+        checkArm64Kernel(kernel, request, into: &report)
+        return
+      }
+      let x86 = try kernel.x86Kernel(fileBytes: bytes)
+      image = x86.image
+      if x86.fromUKI {
+        report.add(
+          section, "image", .ok,
+          "\(path): unified kernel image" + (x86.initrd == nil ? "" : " with an initrd")
+            + (x86.commandLine == nil ? "" : " and a cmdline") + ", its .linux a bzImage")
+      }
     } catch {
       report.add(section, "image", .fail, error.description)
       return
@@ -145,6 +158,40 @@ extension Preflight {
 
   /// uname's machine, such as `x86_64`, from /proc/sys/kernel/arch
   /// (Linux 6.1 and later).
+  /// An arm64 kernel: its Image, this machine's architecture, and where
+  /// the load would place it.
+  private func checkArm64Kernel(
+    _ kernel: KernelImage, _ request: LoadRequest, into report: inout PreflightReport
+  ) {
+    let section = "kernel"
+    let image: Arm64Image
+    do throws(HandoffError) {
+      image = try kernel.arm64Kernel().image
+    } catch {
+      report.add(section, "image", .fail, error.description)
+      return
+    }
+    let release = image.kernelVersion.flatMap { $0.split(separator: " ").first }
+    report.add(
+      section, "image", .ok,
+      "\(request.kernelPath): \(kernel.formatName)" + (release.map { " of \($0)" } ?? "")
+        + ", text_offset \(hex(image.textOffset)), image_size \(hex(image.imageSize))")
+    switch runningArchitecture() {
+    case "aarch64"?:
+      report.add(section, "architecture", .ok, "arm64, as this machine")
+    case let other?:
+      report.add(
+        section, "architecture", .fail,
+        "the image is an arm64 kernel, and this machine runs \(other)")
+      return
+    case nil:
+      report.add(
+        section, "architecture", .warn,
+        "unknown: /proc/sys/kernel/arch cannot be read, and an Image needs aarch64")
+    }
+    checkPlacement(request, into: &report)
+  }
+
   func runningArchitecture() -> String? {
     system.text("/proc/sys/kernel/arch")
   }
