@@ -74,7 +74,8 @@ module CHandoffCompression {
 EOF
 
 # zlib's and zstd's headers (zlib1g-dev, libzstd-dev) sit among glibc's in
-# /usr/include, which -nostdinc leaves out; only they are linked in here
+# /usr/include, which -nostdinc leaves out, so those four get a directory
+# of their own
 mkdir -p "$build/include"
 for header in zlib.h zconf.h zstd.h zstd_errors.h; do
   [[ -e /usr/include/$header ]] ||
@@ -161,7 +162,9 @@ compile handoff \
 
 # link: musl's startup files around everything, libc last. The objects are
 # LLVM bitcode, so this is where the whole program gets optimised. The Unicode
-# tables are an archive: only the tables String really uses come along.
+# tables are an archive: only the tables String really uses come along. So
+# are Debian's libz.a and libzstd.a, built for glibc: the members inflate and
+# ZSTD_decompressStream pull in call nothing musl lacks.
 echo "build-static: linking"
 "$clang" --target="$clang_target" -nostdlib -static -fuse-ld=lld \
   -flto -Wl,--gc-sections \
