@@ -22,7 +22,7 @@ setup:
 build:
 	$(SWIFT) build
 
-# dist/handoff-ARCH for each; the lab's guests need only x86_64
+# dist/handoff-ARCH for each; the lab puts x86_64 and aarch64 into its guests
 STATIC_ARCHES := x86_64 aarch64 riscv64
 static:
 	bash scripts/build-static.sh $(STATIC_ARCHES)

@@ -12,6 +12,7 @@ import PackageDescription
 /// One executable per fuzzer: the target name, and its folder in Sources.
 let fuzzers = [
   ("fuzz-bzimage", "BzImageFuzzer"),
+  ("fuzz-image", "ImageFuzzer"),
   ("fuzz-memmap", "MemoryMapFuzzer"),
   ("fuzz-machine", "MachineFuzzer"),
   ("fuzz-cmdline", "CommandLineFuzzer"),

@@ -3,14 +3,15 @@
 # runs each for SECONDS, one after the other. Fails on any crash, hang,
 # leak or out-of-memory, and prints each target's executions.
 #
-#   Fuzz/run.sh SECONDS [TARGET...]     targets: bzimage memmap machine cmdline cli planner
+#   Fuzz/run.sh SECONDS [TARGET...]
+#   targets: bzimage image memmap machine cmdline cli planner
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:?usage: Fuzz/run.sh SECONDS [TARGET...]}
 shift
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(bzimage memmap machine cmdline cli planner)
+[ ${#targets[@]} -gt 0 ] || targets=(bzimage image memmap machine cmdline cli planner)
 corpus=$root/.build/fuzz-corpus
 artifacts=$root/.build/fuzz-artifacts
 logs=$root/.build/fuzz-logs

@@ -1,6 +1,7 @@
 // Inputs the fuzz targets in Fuzz/ found to crash Handoff, each kept as a
 // test of the error or fallback that replaced the crash. The same inputs
-// are regression seeds in Fuzz/seeds/planner/ and Fuzz/seeds/machine/.
+// are regression seeds in Fuzz/seeds/planner/, Fuzz/seeds/machine/ and
+// Fuzz/seeds/image/.
 import HandoffCore
 import HandoffTestSupport
 import Testing
@@ -71,5 +72,26 @@ struct FuzzFindingsTests {
     #expect(built.count < 3 * 4096)
     let stored = (0..<4).reduce(UInt32(0)) { $0 | UInt32(built[0x1c8 + $1]) << (8 * $1) }
     #expect(stored == 48)
+  }
+
+  @Test("A PE section without data in the file has none, wherever PointerToRawData points")
+  func emptySectionFarAway() throws {
+    let section = PESection(
+      name: "", virtualSize: 0, virtualAddress: 0, rawSize: 0, rawOffset: 0x642e_0000,
+      characteristics: 0)
+    #expect(section.data(in: [1, 2, 3]).isEmpty)
+
+    // a UKI whose .initrd says so: zero bytes at 0x642e0000
+    var bytes = HandmadeUKI(linux: HandmadeBzImage().bytes).bytes
+    let initrd = 0x40 + 24 + 240 + 4 * 40
+    #expect(bytes[initrd..<initrd + 7].elementsEqual(".initrd".utf8))
+    bytes.replaceSubrange(initrd + 8..<initrd + 12, with: littleEndian(UInt32(0)))
+    bytes.replaceSubrange(initrd + 16..<initrd + 24, with: littleEndian(UInt64(0x642e_0000) << 32))
+    let image = try KernelImage.read(path: "uki.efi", bytes: bytes)
+    guard case .uki(let uki) = image else {
+      Issue.record("read as \(image.formatName)")
+      return
+    }
+    #expect(uki.initrd == [])
   }
 }

@@ -16,7 +16,7 @@ public func fuzzBzImage(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
 func readImage(_ bytes: [UInt8]) {
   let image: BzImage
   do {
-    image = try KernelImage.read(path: "fuzz.bzImage", bytes: bytes)
+    image = try KernelImage.read(path: "fuzz.bzImage", bytes: bytes).bzImage()
   } catch {
     _ = error.description
     return

@@ -29,7 +29,7 @@ public func fuzzCommandLine(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32
   // the bound a load checks, against the sizes kernels declare
   for resolved in [reused, appended] {
     do {
-      try KernelImage.read(path: "fuzz", bytes: FuzzKernel.handmade)
+      try KernelImage.read(path: "fuzz", bytes: FuzzKernel.handmade).bzImage()
         .requireFits(commandLine: resolved)
     } catch {
       _ = error.description

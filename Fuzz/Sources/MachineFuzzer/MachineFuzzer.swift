@@ -39,7 +39,7 @@ public func fuzzMachine(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
       "EFI state without a whole boot_params")
     _ = efi.runtimeMap.count
   }
-  guard let image = try? KernelImage.read(path: "fuzz", bytes: FuzzKernel.image) else {
+  guard let image = try? KernelImage.read(path: "fuzz", bytes: FuzzKernel.image).bzImage() else {
     fatalError("the fuzz kernel image does not read")
   }
   let commandLine = "console=ttyS0"

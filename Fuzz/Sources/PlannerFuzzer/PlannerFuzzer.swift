@@ -39,7 +39,9 @@ public func fuzzPlanner(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
       imageBytes[offset + index] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(index)))
     }
   }
-  guard let image = try? KernelImage.read(path: "fuzz", bytes: imageBytes) else { return 0 }
+  guard let image = try? KernelImage.read(path: "fuzz", bytes: imageBytes).bzImage() else {
+    return 0
+  }
 
   // what is loaded with it
   let load = FuzzSettings(sections.text("load"))

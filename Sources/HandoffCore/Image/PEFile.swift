@@ -140,9 +140,11 @@ public struct PESection: Equatable, Sendable {
   }
 
   /// The section's data out of the file's `bytes`, indexed by file offset.
-  /// The PE reader checked that it lies inside the file.
+  /// The PE reader checked that it lies inside the file; a section without
+  /// data in the file may point anywhere, and has none.
   public func data(in bytes: [UInt8]) -> ArraySlice<UInt8> {
-    bytes[Int(rawOffset)..<Int(rawOffset) + dataSize]
+    guard dataSize > 0 else { return [] }
+    return bytes[Int(rawOffset)..<Int(rawOffset) + dataSize]
   }
 
   /// A section name from the table's 8 bytes, up to the first NUL.
