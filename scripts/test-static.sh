@@ -161,7 +161,7 @@ for arch in "${arches[@]}"; do
   same "$arch" inspect
   run "$arch" inspect-json inspect "$kernel" --json
   expect "$arch" inspect-json 0 \
-    "^$(literal "{\"file\": \"$kernel\", \"format\": \"bzImage\", \"kernel_version\": \"$release ")" \
+    "^$(literal "{\"file\": \"$kernel\", \"format\": \"bzImage\", \"architecture\": \"x86_64\", \"kernel_version\": \"$release ")" \
     || inspected=no
   same "$arch" inspect-json
   if [[ -z $reference && $inspected == yes ]]; then
