@@ -109,7 +109,8 @@ struct LabKernel {
     signing: Signing = .debian
   ) throws -> LabKernel {
     let directory = paths.kernelDirectory(suite, architecture)
-    let image = directory.appendingPathComponent(signing.rawValue)
+    let file = architecture == .x86_64 ? signing.rawValue : architecture.kernelFile
+    let image = directory.appendingPathComponent(file)
     let releaseFile = directory.appendingPathComponent("release")
     guard FileManager.default.fileExists(atPath: image.path),
       let release = try? String(contentsOf: releaseFile, encoding: .utf8)

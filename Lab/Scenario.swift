@@ -6,7 +6,8 @@ enum Firmware: String {
   /// OVMF with Secure Boot on and the lab's certificate as PK, KEK and db:
   /// it boots only kernels the lab signed, and they lock themselves down.
   case ovmfSecureBoot = "ovmf-secureboot"
-  /// None: QEMU loads the kernel itself and hands it a DTB (arm64's virt).
+  /// None of the lab's choosing: QEMU loads the kernel itself and hands it a
+  /// DTB (arm64's and riscv64's virt, the latter through QEMU's OpenSBI).
   case direct
 
   var isEFI: Bool { self == .ovmf || self == .ovmfSecureBoot }
@@ -210,6 +211,21 @@ struct Scenario {
           + "with zlib",
         architecture: .aarch64, firmware: .direct, suites: [.bookworm, .trixie],
         kernelForm: .gzip),
+      Scenario(
+        name: "riscv64-6.12-to-7.x",
+        summary: "riscv64: 6.12 hands off to 7.x on QEMU's virt board under OpenSBI through "
+          + "kexec_load, with Handoff's purgatory checking every segment",
+        architecture: .riscv64, firmware: .direct, suites: [.trixie, .sid]),
+      Scenario(
+        name: "riscv64-7.x-to-6.12",
+        summary: "riscv64: 7.x hands off to 6.12 the same way",
+        architecture: .riscv64, firmware: .direct, suites: [.sid, .trixie]),
+      Scenario(
+        name: "riscv64-corrupt-segment",
+        summary: "riscv64: a kernel byte damaged after its digest: the purgatory names it on the "
+          + "16550 and halts",
+        architecture: .riscv64, firmware: .direct, suites: [.trixie, .sid],
+        extraLoadOptions: "--lab-corrupt-segment 0", expectation: .purgatoryRefuses(segment: 0)),
       Scenario(
         name: "arm64-corrupt-segment",
         summary: "arm64: a kernel byte damaged after its digest: the purgatory names it on the "

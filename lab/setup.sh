@@ -3,7 +3,7 @@
 # three generations and a static busybox, cached outside the source tree, and
 # for Secure Boot a key of the lab's own, a variable store that enrolls it and
 # kernels signed with it. For arm64 guests and the image readers' tests it
-# fetches Debian's arm64 and riscv64 kernels and arm64's busybox, and for the
+# fetches Debian's arm64 and riscv64 kernels and busybox, and for the
 # static build of aarch64 and riscv64 it unpacks musl, zlib, zstd and libfdt
 # of those architectures into the same cache. Running it again keeps whatever
 # is already there.
@@ -347,8 +347,11 @@ fetch_foreign_busybox() {
   file="$(find "$deb" -name "busybox-static_*_$arch.deb" -print -quit)"
   [[ -n $file ]] || fail "apt-get download left no busybox-static for $arch"
   run "unpacking $file" dpkg-deb -x "$file" "$root"
-  [[ -s $root/bin/busybox ]] || fail "busybox-static for $arch holds no bin/busybox"
-  cp "$root/bin/busybox" "$dest.new"
+  # bookworm's package has bin/busybox, trixie's (merged /usr) usr/bin/busybox
+  local binary="$root/bin/busybox"
+  [[ -s $binary ]] || binary="$root/usr/bin/busybox"
+  [[ -s $binary ]] || fail "busybox-static for $arch holds no bin/busybox or usr/bin/busybox"
+  cp "$binary" "$dest.new"
   mv "$dest.new" "$dest"
   rm -rf "$deb" "$root"
   echo "busybox $arch: fetched"
@@ -413,6 +416,7 @@ fetch_foreign_kernel arm64 trixie cloud-arm64 vmlinuz
 fetch_foreign_kernel riscv64 trixie riscv64 vmlinux
 fetch_foreign_kernel riscv64 sid riscv64 vmlinux
 fetch_foreign_busybox arm64 bookworm
+fetch_foreign_busybox riscv64 trixie
 
 # the static build's other architectures, each from a suite that has it
 # (bookworm has no riscv64)

@@ -111,8 +111,7 @@ struct InspectFormatsTests {
         image_size:        0x40000 (262144 bytes)
         flags:             0x0 (little-endian)
         EFI stub:          PE32+ for riscv64 at 0x40, entry 0x1000, 1 section
-        64-bit handoff:    no: /boot/Image.gz: cannot be booted: it is a riscv64 Image, and \
-        Handoff does not load riscv64 kernels yet
+        64-bit handoff:    yes
 
         """)
   }
@@ -172,7 +171,7 @@ struct InspectFormatsTests {
     #expect(payload["header_version"] as? String == "0.2")
     #expect(payload["text_offset"] as? Int == 0x20_0000)
     #expect(payload["bootable_64"] == nil)
-    #expect(object["bootable_64"] as? Bool == false)
+    #expect(object["bootable_64"] as? Bool == true)
   }
 
   @Test("A UKI shows its sections, what they say, and the bzImage in .linux")
@@ -270,7 +269,6 @@ struct InspectFormatsTests {
     #expect((object["image_size"] as? Int ?? 0) > 0)
     #expect(
       (object["efi_stub"] as? [String: Any])?["architecture"] as? String == kernel.architecture)
-    // arm64 kernels go through Handoff's arm64 loader; riscv64 has none yet
-    #expect(object["bootable_64"] as? Bool == arm64)
+    #expect(object["bootable_64"] as? Bool == true)
   }
 }

@@ -56,12 +56,13 @@ struct NextKernelDeviceTreeTests {
     #expect(tree.property("/", "#address-cells") == [0, 0, 0, 2])
   }
 
-  @Test("stdout-path names the PL011 the purgatory reports on; a 16550 is not used")
+  @Test("stdout-path names the UART the purgatory reports on, when it is the kind it drives")
   func consoleUART() throws {
     let pl011 = try DeviceTree(DeviceTreeFixture.virt(), source: "virt")
-    #expect(NextKernelDeviceTree.pl011Console(in: pl011) == 0x900_0000)
+    #expect(NextKernelDeviceTree.console(in: pl011, compatible: "arm,pl011") == 0x900_0000)
     let other = try DeviceTree(DeviceTreeFixture.virt(uart: "ns16550a"), source: "virt")
-    #expect(NextKernelDeviceTree.pl011Console(in: other) == nil)
+    #expect(NextKernelDeviceTree.console(in: other, compatible: "arm,pl011") == nil)
+    #expect(NextKernelDeviceTree.console(in: other, compatible: "ns16550a") == 0x900_0000)
   }
 
   @Test(

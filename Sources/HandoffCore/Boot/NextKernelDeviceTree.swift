@@ -62,15 +62,15 @@ public struct NextKernelDeviceTree {
     self.edits = edits
   }
 
-  /// The register base of the PL011 UART that /chosen stdout-path names,
-  /// or nil when it names none or another kind of UART.
+  /// The register base of the UART that /chosen stdout-path names, when
+  /// it is `compatible` (`arm,pl011`, `ns16550a`); nil otherwise.
   ///
-  /// 16550-compatible UARTs, common on arm64 boards and the riscv64 virt
-  /// machine, are not reported on yet: the purgatory only drives a PL011.
-  public static func pl011Console(in tree: DeviceTree) -> UInt64? {
+  /// A 16550 whose registers sit 4 bytes apart (reg-shift 2), common on
+  /// riscv64 boards, is not told apart yet: the purgatory writes bytes.
+  public static func console(in tree: DeviceTree, compatible: String) -> UInt64? {
     guard let stdout = tree.stringProperty("/chosen", "stdout-path") else { return nil }
     let path = String(stdout.split(separator: ":", maxSplits: 1).first ?? "")
-    guard !path.isEmpty, tree.isCompatible(path, "arm,pl011") else { return nil }
+    guard !path.isEmpty, tree.isCompatible(path, compatible) else { return nil }
     return tree.registerAddress(path)
   }
 

@@ -4,30 +4,20 @@
 extension KernelImage {
   /// Why Handoff's own loader would not hand off to this image, or nil when
   /// it would: an x86_64 bzImage (or a UKI of one) with a 64-bit entry, or
-  /// an arm64 Image, plain, compressed, in a zboot image or in a UKI.
+  /// an arm64 or riscv64 Image, plain, compressed, in a zboot image or in a
+  /// UKI.
   /// `fileBytes` are the file's bytes.
   public func loaderRefusal(fileBytes: [UInt8]) -> HandoffError? {
     do {
       switch architecture {
       case .x86, .x86_64:
         try x86Kernel(fileBytes: fileBytes).image.requireBootable64()
-      case .arm64:
-        _ = try arm64Kernel()
-      case .riscv64:
-        return riscvRefusal
+      case .arm64, .riscv64:
+        _ = try deviceTreeKernel()
       }
       return nil
     } catch {
       return error
     }
-  }
-
-  /// The loader's answer to a riscv64 kernel, whose purgatory is built and
-  /// tested on bare metal but which no planner places yet.
-  public var riscvRefusal: HandoffError {
-    var named = formatWithArticle
-    if case .riscvImage = self {} else { named += " for riscv64" }
-    return .unsupportedImage(
-      path: path, reason: "it is \(named), and Handoff does not load riscv64 kernels yet")
   }
 }

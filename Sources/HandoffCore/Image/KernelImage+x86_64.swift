@@ -63,7 +63,7 @@ extension KernelImage {
     var isELF = false
     if case .elf = self { isELF = true }
     let elsewhere =
-      architecture == .arm64 && !isELF
+      (architecture == .arm64 || architecture == .riscv64) && !isELF
       ? ", which Handoff boots through kexec_load only" : ", which Handoff does not boot yet"
     switch self {
     case .bzImage:

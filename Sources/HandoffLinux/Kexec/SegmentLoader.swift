@@ -64,20 +64,18 @@ public struct SegmentLoader<System: SystemCalls> {
     let reader = MachineReader(system: system, debug: debug)
     let plan: LoadPlan
     switch image.architecture {
-    case .arm64:
-      let kernel = try image.arm64Kernel()
+    case .arm64, .riscv64:
+      let kernel = try image.deviceTreeKernel()
       let commandLine = resolve(
         request.commandLine, running: runningCommandLine, image: kernel.commandLine)
       let initrd = try readInitrds(request.initrdPaths) ?? kernel.initrd
-      let environment = try reader.arm64Environment(
+      let environment = try reader.deviceTreeEnvironment(
         memoryMapFile: memoryMapFile, deviceTreeFile: request.deviceTreePath)
-      plan = try Arm64LoadPlanner(
-        kernel: kernel.image.bytes, textOffset: kernel.image.textOffset,
-        imageSize: kernel.image.imageSize, initrd: initrd, commandLine: commandLine,
+      plan = try DeviceTreeLoadPlanner(
+        architecture: kernel.architecture, kernel: kernel.bytes, textOffset: kernel.textOffset,
+        imageSize: kernel.imageSize, initrd: initrd, commandLine: commandLine,
         environment: environment, options: options
       ).plan()
-    case .riscv64:
-      throw image.riscvRefusal
     case .x86, .x86_64:
       let kernel = try image.x86Kernel(fileBytes: kernelBytes)
       try kernel.image.requireBootable64()

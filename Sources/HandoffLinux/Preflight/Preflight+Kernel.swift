@@ -10,8 +10,8 @@ extension Preflight {
     do throws(HandoffError) {
       let bytes = try system.readFile(path)
       let kernel = try KernelImage.read(path: path, bytes: bytes)
-      if kernel.architecture == .arm64 {
-        checkArm64Kernel(kernel, request, into: &report)
+      if kernel.architecture == .arm64 || kernel.architecture == .riscv64 {
+        checkDeviceTreeKernel(kernel, request, into: &report)
         return
       }
       let x86 = try kernel.x86Kernel(fileBytes: bytes)
@@ -156,17 +156,15 @@ extension Preflight {
     }
   }
 
-  /// uname's machine, such as `x86_64`, from /proc/sys/kernel/arch
-  /// (Linux 6.1 and later).
-  /// An arm64 kernel: its Image, this machine's architecture, and where
-  /// the load would place it.
-  private func checkArm64Kernel(
+  /// An arm64 or riscv64 kernel: its Image, this machine's architecture,
+  /// and where the load would place it.
+  private func checkDeviceTreeKernel(
     _ kernel: KernelImage, _ request: LoadRequest, into report: inout PreflightReport
   ) {
     let section = "kernel"
-    let image: Arm64Image
+    let image: DeviceTreeKernel
     do throws(HandoffError) {
-      image = try kernel.arm64Kernel().image
+      image = try kernel.deviceTreeKernel()
     } catch {
       report.add(section, "image", .fail, error.description)
       return
@@ -176,22 +174,25 @@ extension Preflight {
       section, "image", .ok,
       "\(request.kernelPath): \(kernel.formatName)" + (release.map { " of \($0)" } ?? "")
         + ", text_offset \(hex(image.textOffset)), image_size \(hex(image.imageSize))")
+    let machine = kernel.architecture == .arm64 ? "aarch64" : "riscv64"
     switch runningArchitecture() {
-    case "aarch64"?:
-      report.add(section, "architecture", .ok, "arm64, as this machine")
+    case machine?:
+      report.add(section, "architecture", .ok, "\(machine), as this machine")
     case let other?:
       report.add(
         section, "architecture", .fail,
-        "the image is an arm64 kernel, and this machine runs \(other)")
+        "the image is a kernel for \(machine), and this machine runs \(other)")
       return
     case nil:
       report.add(
         section, "architecture", .warn,
-        "unknown: /proc/sys/kernel/arch cannot be read, and an Image needs aarch64")
+        "unknown: /proc/sys/kernel/arch cannot be read, and the Image needs \(machine)")
     }
     checkPlacement(request, into: &report)
   }
 
+  /// uname's machine, such as `x86_64`, from /proc/sys/kernel/arch
+  /// (Linux 6.1 and later).
   func runningArchitecture() -> String? {
     system.text("/proc/sys/kernel/arch")
   }

@@ -2,8 +2,8 @@ import HandoffCore
 import HandoffTestSupport
 import Testing
 
-@Suite("Planning an arm64 kexec_load")
-struct Arm64LoadPlannerTests {
+@Suite("Planning an arm64 or riscv64 kexec_load")
+struct DeviceTreeLoadPlannerTests {
   /// 1 GiB of RAM at 1 GiB, as on QEMU's virt machine, with the running
   /// kernel's reservations inside it.
   static let iomem = """
@@ -17,16 +17,19 @@ struct Arm64LoadPlannerTests {
     """
 
   static func plan(
+    architecture: DeviceTreeLoadPlanner.Architecture = .arm64, uart: String = "arm,pl011",
     kernelSize: Int = 0x180_0000, imageSize: UInt64 = 0x1c0_0000, textOffset: UInt64 = 0,
     initrd: [UInt8]? = [UInt8](repeating: 0xab, count: 0x30_0000),
     options: PlanOptions = PlanOptions()
   ) throws -> (plan: LoadPlan, edits: [String]) {
     let map = try MemoryMapParser.parseIomem(iomem, source: "iomem")
-    let environment = Arm64BootEnvironment(
-      memoryMap: map, deviceTree: DeviceTreeFixture.virt(), deviceTreeSource: "/sys/firmware/fdt",
+    let environment = DeviceTreeBootEnvironment(
+      memoryMap: map, deviceTree: DeviceTreeFixture.virt(uart: uart),
+      deviceTreeSource: "/sys/firmware/fdt",
       kaslrSeed: 42, rngSeed: [1, 2, 3, 4])
-    let plan = try Arm64LoadPlanner(
-      kernel: [UInt8](repeating: 0x14, count: kernelSize), textOffset: textOffset,
+    let plan = try DeviceTreeLoadPlanner(
+      architecture: architecture, kernel: [UInt8](repeating: 0x14, count: kernelSize),
+      textOffset: textOffset,
       imageSize: imageSize, initrd: initrd, commandLine: "console=ttyAMA0",
       environment: environment, options: options
     ).plan()
@@ -113,6 +116,29 @@ struct Arm64LoadPlannerTests {
         return false
       }
       return segment == "kernel"
+    }
+  }
+
+  @Test("riscv64: the Image starts on a text_offset boundary, and the purgatory uses the 16550")
+  func riscv64() throws {
+    let (plan, _) = try Self.plan(
+      architecture: .riscv64, uart: "ns16550a", textOffset: 0x20_0000)
+    let kernel = try PlanChecks.segment(plan, "kernel")
+    #expect(kernel.destination == 0x41c0_0000)
+    #expect(plan.purgatory.kernelEntry == kernel.destination)
+    #expect(plan.purgatory.serial == 0x900_0000)
+    let purgatory = try PlanChecks.segment(plan, "purgatory")
+    #expect(purgatory.memorySize == UInt64(PurgatoryBlobRISCV64.memorySize))
+    #expect(plan.entry == purgatory.destination + UInt64(PurgatoryBlobRISCV64.entryOffset))
+
+    // a text_offset that is no power of two cannot be an alignment
+    #expect {
+      _ = try Self.plan(architecture: .riscv64, textOffset: 0x30_0000)
+    } throws: { error in
+      guard case .invalidField(_, let field, _, _, _)? = error as? HandoffError else {
+        return false
+      }
+      return field == "text_offset"
     }
   }
 }

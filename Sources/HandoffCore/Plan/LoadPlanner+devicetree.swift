@@ -1,6 +1,6 @@
-/// What an arm64 handoff is given from the running machine: its RAM, its
-/// DTB, and randomness for the next kernel.
-public struct Arm64BootEnvironment: Sendable {
+/// What an arm64 or riscv64 handoff is given from the running machine: its
+/// RAM, its DTB, and randomness for the next kernel.
+public struct DeviceTreeBootEnvironment: Sendable {
   public var memoryMap: MemoryMap
   /// The running kernel's DTB, from /sys/firmware/fdt or a file.
   public var deviceTree: [UInt8]
@@ -21,36 +21,71 @@ public struct Arm64BootEnvironment: Sendable {
   }
 }
 
-/// Plans an arm64 handoff through Handoff's own purgatory, by the rules of
-/// Documentation/arch/arm64/booting.rst: the Image at a 2 MiB-aligned base
-/// plus text_offset, as low in RAM as it fits; the initrd inside the 32 GiB
-/// window, 1 GiB-aligned, that holds the kernel; the DTB and the purgatory
-/// high in RAM. The purgatory enters the kernel with x0 = the DTB.
+/// Plans an arm64 or riscv64 handoff through Handoff's own purgatory: the
+/// Image low in RAM on a 2 MiB boundary, then the initrd, the DTB and the
+/// purgatory high. The two architectures differ only where their boot
+/// documents do:
+///
+/// - arm64 (`Documentation/arch/arm64/booting.rst`): the Image goes
+///   `text_offset` past a 2 MiB-aligned base, the initrd inside the 1 GiB-
+///   aligned 32 GiB window that holds the kernel, and the purgatory enters
+///   it with x0 = the DTB; it reports on a PL011.
+/// - riscv64 (`Documentation/arch/riscv/boot.rst`): the Image goes on a
+///   boundary of `text_offset` (2 MiB for rv64), the kernel finds the DTB
+///   among the segments itself and hands it and the hart id on; the
+///   purgatory keeps both and reports on a 16550.
 ///
 /// Segments are page-aligned for a running kernel with 4 KiB pages; one
 /// with 16 or 64 KiB pages would refuse them, and is not planned for yet.
-public struct Arm64LoadPlanner {
+public struct DeviceTreeLoadPlanner {
+  /// What differs between the architectures this planner serves.
+  public enum Architecture: Sendable {
+    case arm64, riscv64
+
+    var name: String { self == .arm64 ? "aarch64" : "riscv64" }
+    var purgatory: (bytes: [UInt8], parametersOffset: Int, entryOffset: Int, memorySize: Int) {
+      switch self {
+      case .arm64:
+        return (
+          PurgatoryBlobAArch64.bytes, PurgatoryBlobAArch64.parametersOffset,
+          PurgatoryBlobAArch64.entryOffset, PurgatoryBlobAArch64.memorySize
+        )
+      case .riscv64:
+        return (
+          PurgatoryBlobRISCV64.bytes, PurgatoryBlobRISCV64.parametersOffset,
+          PurgatoryBlobRISCV64.entryOffset, PurgatoryBlobRISCV64.memorySize
+        )
+      }
+    }
+    /// The UART the purgatory drives, by its compatible string.
+    var console: String { self == .arm64 ? "arm,pl011" : "ns16550a" }
+  }
+
   static let kernelBaseAlignment: UInt64 = 0x20_0000
   static let initrdWindowAlignment: UInt64 = 0x4000_0000
   static let initrdWindowSize: UInt64 = 0x8_0000_0000
   /// The next kernel maps the DTB with blocks of up to this size.
   static let deviceTreeLimit = 0x20_0000
 
+  public let architecture: Architecture
   /// The decompressed Image.
   public let kernel: [UInt8]
-  /// Header fields: where the Image goes past its 2 MiB-aligned base, and
-  /// how much memory it needs from there, its bss included.
+  /// Header fields: on arm64 where the Image goes past its 2 MiB-aligned
+  /// base, on riscv64 the alignment of its start; and how much memory it
+  /// needs from its start, its bss included.
   public let textOffset: UInt64
   public let imageSize: UInt64
   public let initrd: [UInt8]?
   public let commandLine: String
-  public let environment: Arm64BootEnvironment
+  public let environment: DeviceTreeBootEnvironment
   public let options: PlanOptions
 
   public init(
-    kernel: [UInt8], textOffset: UInt64, imageSize: UInt64, initrd: [UInt8]?,
-    commandLine: String, environment: Arm64BootEnvironment, options: PlanOptions = PlanOptions()
+    architecture: Architecture, kernel: [UInt8], textOffset: UInt64, imageSize: UInt64,
+    initrd: [UInt8]?, commandLine: String, environment: DeviceTreeBootEnvironment,
+    options: PlanOptions = PlanOptions()
   ) {
+    self.architecture = architecture
     self.kernel = kernel
     self.textOffset = textOffset
     self.imageSize = imageSize
@@ -65,21 +100,39 @@ public struct Arm64LoadPlanner {
   public func plan() throws(HandoffError) -> LoadPlan {
     if options.scrub {
       throw .scrubUnavailable(
-        reason: "the aarch64 purgatory runs with the MMU off and does not scrub yet")
+        reason: "the \(architecture.name) purgatory runs with translation off and does not "
+          + "scrub yet")
     }
     var placer = SegmentPlacer(map: environment.memoryMap)
     let ramEnd = environment.memoryMap.ram.last?.end ?? 0
 
-    // the kernel: the lowest 2 MiB-aligned base with text_offset + image_size
-    // free above it (a pre-3.17 image_size of 0 means the file's size)
+    // the kernel: the lowest suitable boundary with image_size free above
+    // it (a pre-3.17 arm64 image_size of 0 means the file's size)
     let imageMemory = SegmentPlacer.roundUp(
       max(imageSize, UInt64(kernel.count)), SegmentPlacer.pageSize)
-    let base = try placer.place(
-      "kernel",
-      PlacementRule(
-        size: textOffset + imageMemory, alignment: Self.kernelBaseAlignment, lowest: 0,
-        highest: ramEnd, topDown: false))
-    let kernelAddress = base + textOffset
+    let base: UInt64
+    let kernelAddress: UInt64
+    switch architecture {
+    case .arm64:
+      base = try placer.place(
+        "kernel",
+        PlacementRule(
+          size: textOffset + imageMemory, alignment: Self.kernelBaseAlignment, lowest: 0,
+          highest: ramEnd, topDown: false))
+      kernelAddress = base + textOffset
+    case .riscv64:
+      let alignment = max(textOffset, Self.kernelBaseAlignment)
+      guard alignment & (alignment - 1) == 0 else {
+        throw .invalidField(
+          path: "kernel", field: "text_offset", offset: 8, value: textOffset,
+          expected: "a power of two, the alignment of the Image's start")
+      }
+      base = try placer.place(
+        "kernel",
+        PlacementRule(
+          size: imageMemory, alignment: alignment, lowest: 0, highest: ramEnd, topDown: false))
+      kernelAddress = base
+    }
 
     // the initrd: as high as it goes inside the kernel's 32 GiB window
     var initrdRange: (start: UInt64, end: UInt64)? = nil
@@ -94,7 +147,7 @@ public struct Arm64LoadPlanner {
     }
 
     // the DTB: its size does not depend on the addresses written into it,
-    // so a first build with the initrd's range sizes it
+    // so one build with the initrd's range is the one placed
     let deviceTree = try NextKernelDeviceTree(
       running: environment.deviceTree, source: environment.deviceTreeSource,
       commandLine: commandLine, initrd: initrdRange, kaslrSeed: environment.kaslrSeed,
@@ -109,11 +162,12 @@ public struct Arm64LoadPlanner {
       PlacementRule(
         size: UInt64(deviceTree.blob.count), alignment: SegmentPlacer.pageSize, lowest: 0,
         highest: ramEnd, topDown: true))
+    let blob = architecture.purgatory
     let purgatory = try placer.place(
       "purgatory",
       PlacementRule(
-        size: UInt64(PurgatoryBlobAArch64.memorySize), alignment: SegmentPlacer.pageSize,
-        lowest: 0, highest: ramEnd, topDown: true))
+        size: UInt64(blob.memorySize), alignment: SegmentPlacer.pageSize, lowest: 0,
+        highest: ramEnd, topDown: true))
 
     // the segments the purgatory verifies
     var segments = [
@@ -133,20 +187,18 @@ public struct Arm64LoadPlanner {
 
     // the purgatory, told where to jump, what to check and which UART to use
     let console = (try? DeviceTree(deviceTree.blob, source: environment.deviceTreeSource))
-      .flatMap(NextKernelDeviceTree.pl011Console)
+      .flatMap { NextKernelDeviceTree.console(in: $0, compatible: architecture.console) }
     let parameters = PurgatoryParameters(
       kernelEntry: kernelAddress, kernelArgument: deviceTreeAddress, serial: console ?? 0,
       verify: options.verify, announce: options.announce, regions: regions)
     segments.append(
       PlannedSegment(
-        role: "purgatory",
-        bytes: parameters.patched(
-          PurgatoryBlobAArch64.bytes, at: PurgatoryBlobAArch64.parametersOffset),
-        destination: purgatory, memorySize: UInt64(PurgatoryBlobAArch64.memorySize)))
+        role: "purgatory", bytes: parameters.patched(blob.bytes, at: blob.parametersOffset),
+        destination: purgatory, memorySize: UInt64(blob.memorySize)))
 
     options.damage(&segments)
     return LoadPlan(
-      segments: segments, entry: purgatory + UInt64(PurgatoryBlobAArch64.entryOffset),
+      segments: segments, entry: purgatory + UInt64(blob.entryOffset),
       purgatory: parameters, freeMemory: placer.freeRanges, deviceTreeEdits: deviceTree.edits)
   }
 }
