@@ -13,8 +13,7 @@ extension MachineReader {
   /// booted through ACPI alone has none, and its kernel wants one anyway.
   public func deviceTreeEnvironment(
     memoryMapFile: String? = nil, deviceTreeFile: String? = nil
-  ) throws(HandoffError) -> DeviceTreeBootEnvironment
-  {
+  ) throws(HandoffError) -> DeviceTreeBootEnvironment {
     let map = try memoryMap(file: memoryMapFile)
     let source = deviceTreeFile ?? Self.runningDeviceTree
     let tree = try system.readFile(source)
