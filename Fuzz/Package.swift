@@ -13,6 +13,7 @@ import PackageDescription
 let fuzzers = [
   ("fuzz-bzimage", "BzImageFuzzer"),
   ("fuzz-image", "ImageFuzzer"),
+  ("fuzz-devicetree", "DeviceTreeFuzzer"),
   ("fuzz-memmap", "MemoryMapFuzzer"),
   ("fuzz-machine", "MachineFuzzer"),
   ("fuzz-cmdline", "CommandLineFuzzer"),

@@ -7,7 +7,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 corpus=${FUZZ_CORPUS:-$root/.build/fuzz-corpus}
 cache=${HANDOFF_LAB_CACHE:-$HOME/.cache/handoff-lab}
-mkdir -p "$corpus"/{bzimage,image,memmap,machine,cmdline,cli,planner}
+mkdir -p "$corpus"/{bzimage,image,devicetree,memmap,machine,cmdline,cli,planner}
 
 # put FILE OFFSET WIDTH VALUE: a little-endian integer into FILE
 put() {
@@ -184,5 +184,16 @@ if [ -r /proc/cmdline ]; then
   { printf 'handoff\nplan\n/k\n--reuse-cmdline\n'; section text /proc/iomem; section text \
     /proc/cmdline; } >"$corpus/cli/this-plan.txt"
 fi
+
+# device trees: the ones QEMU's arm64 and riscv64 virt boards hand their
+# kernels, dumped without booting anything, and this machine's own if it
+# has one
+for board in aarch64 riscv64; do
+  if command -v "qemu-system-$board" >/dev/null; then
+    "qemu-system-$board" -M "virt,dumpdtb=$corpus/devicetree/virt-$board.dtb" -m 1024 \
+      -display none >/dev/null 2>&1 || true
+  fi
+done
+if [ -r /sys/firmware/fdt ]; then cp /sys/firmware/fdt "$corpus/devicetree/this-machine.dtb"; fi
 
 echo "fuzz seeds in $corpus: $(find "$corpus" -type f | wc -l) files"

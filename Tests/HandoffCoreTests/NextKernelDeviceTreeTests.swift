@@ -79,6 +79,37 @@ struct NextKernelDeviceTreeTests {
     }
   }
 
+  @Test("A tree whose structure block does not parse is refused before any edit")
+  func badStructure() {
+    var blob = DeviceTreeFixture.virt()
+    let structure = Int(blob[8]) << 24 | Int(blob[9]) << 16 | Int(blob[10]) << 8 | Int(blob[11])
+    blob[structure + 3] = 7  // no token is 7
+    #expect {
+      _ = try DeviceTree(blob, source: "dtb")
+    } throws: { error in
+      (error as? HandoffError)?.description.hasPrefix("dtb: device tree: checking the structure: ")
+        == true
+    }
+  }
+
+  @Test("A property whose name lies outside the strings block is refused, not read through")
+  func unresolvedPropertyName() {
+    // the first property of the root (#address-cells): its nameoff, 8
+    // bytes past its FDT_PROP token, which follows the root's empty name
+    var blob = DeviceTreeFixture.virt()
+    let structure = Int(blob[8]) << 24 | Int(blob[9]) << 16 | Int(blob[10]) << 8 | Int(blob[11])
+    let nameOffset = structure + 8 + 8
+    #expect(blob[structure + 11] == 3, "the root's first token after its name is FDT_PROP")
+    blob[nameOffset] = 0x7f
+    #expect {
+      _ = try DeviceTree(blob, source: "dtb")
+    } throws: { error in
+      (error as? HandoffError)?.description
+        == "dtb: device tree: checking the structure: a property's name lies outside the "
+        + "strings block"
+    }
+  }
+
   @Test("A totalsize past the end of the blob is refused, naming the field")
   func totalSizeTooLarge() {
     var blob = DeviceTreeFixture.virt()

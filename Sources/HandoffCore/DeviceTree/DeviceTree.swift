@@ -25,6 +25,15 @@ public struct DeviceTree {
         path: source, field: "FDT totalsize", offset: 4, value: UInt64(total),
         expected: "at most the blob's \(blob.count) bytes")
     }
+    // the whole structure, before any edit walks it: a tree from a file is
+    // outside input
+    guard blob.withUnsafeBytes({ Self.propertyNamesResolve($0.baseAddress) }) else {
+      throw .deviceTree(
+        source: source, operation: "checking the structure",
+        reason: "a property's name lies outside the strings block")
+    }
+    let structure = blob.withUnsafeBytes { fdt_check_full($0.baseAddress, total) }
+    guard structure == 0 else { throw Self.failure(source, "checking the structure", structure) }
     buffer = [UInt8](repeating: 0, count: total + room)
     let size = Int32(buffer.count)
     let opened = blob.withUnsafeBytes { tree in
@@ -183,6 +192,28 @@ public struct DeviceTree {
       Self.withCString(name) { fdt_add_subnode(tree.baseAddress, parent, $0) }
     }
     return try check(added, "adding \(path)")
+  }
+
+  /// Whether every property's name resolves to a string. libfdt before
+  /// 1.7 (bookworm's 1.6.1) leaves the name unset when it does not, and its
+  /// own fdt_check_full then reads through it; this walk, with libfdt's
+  /// bounds-checked iterators, refuses such a tree first.
+  private static func propertyNamesResolve(_ tree: UnsafeRawPointer?) -> Bool {
+    var node: Int32 = 0
+    var depth: Int32 = 0
+    while node >= 0 {
+      var property = fdt_first_property_offset(tree, node)
+      while property >= 0 {
+        var name: UnsafePointer<CChar>? = nil
+        var length: Int32 = 0
+        guard fdt_getprop_by_offset(tree, property, &name, &length) != nil, name != nil else {
+          return false
+        }
+        property = fdt_next_property_offset(tree, property)
+      }
+      node = fdt_next_node(tree, node, &depth)
+    }
+    return true
   }
 
   private func check(_ result: Int32, _ operation: String) throws(HandoffError) -> Int32 {
