@@ -53,7 +53,7 @@ struct GuestInitramfs {
           "next/vmlinuz",
           contents: try KernelForms.unifiedKernelImage(
             next.kernel.image, initrd: initrd, commandLine: commandLine,
-            architecture: plan.scenario.architecture, scratch: paths.work))
+            architecture: plan.scenario.architecture, paths: paths))
       } else {
         let kernel = try KernelForms.bytes(of: next.kernel.image, as: plan.scenario.kernelForm)
         archive.addFile("next/vmlinuz", contents: kernel)

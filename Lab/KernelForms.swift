@@ -15,8 +15,22 @@ enum KernelForms {
     }
   }
 
-  /// systemd's EFI stub for x86_64, from Debian's systemd-boot-efi.
-  static let x86Stub = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub"
+  /// systemd's EFI stub for `architecture`, from Debian's systemd-boot-efi
+  /// (arm64's unpacked into the cache by `make setup`), and the objcopy
+  /// that writes PE files of its machine.
+  static func stub(_ architecture: GuestArchitecture, paths: LabPaths) throws -> (
+    stub: String, objcopy: String
+  ) {
+    switch architecture {
+    case .x86_64:
+      return ("/usr/lib/systemd/boot/efi/linuxx64.efi.stub", "/usr/bin/objcopy")
+    case .aarch64:
+      let stub = paths.cache.appendingPathComponent("arm64/linuxaa64.efi.stub").path
+      return (stub, "/usr/bin/aarch64-linux-gnu-objcopy")
+    case .riscv64:
+      throw LabError.missing("a systemd EFI stub for riscv64 in bookworm's systemd-boot-efi")
+    }
+  }
 
   /// A unified kernel image of `image`, `initrd` and `commandLine`, made
   /// the way distributions documented before ukify: objcopy adds them to
@@ -24,15 +38,13 @@ enum KernelForms {
   /// virtual addresses past the stub's own sections.
   static func unifiedKernelImage(
     _ image: URL, initrd: [UInt8], commandLine: String, architecture: GuestArchitecture,
-    scratch: URL
+    paths: LabPaths
   ) throws -> [UInt8] {
-    guard architecture == .x86_64 else {
-      throw LabError.missing("a systemd EFI stub and objcopy for \(architecture.rawValue)")
+    let (stub, objcopy) = try Self.stub(architecture, paths: paths)
+    for tool in [stub, objcopy] where !FileManager.default.fileExists(atPath: tool) {
+      throw LabError.missing("\(tool); run 'make setup'")
     }
-    guard FileManager.default.fileExists(atPath: x86Stub) else {
-      throw LabError.missing("systemd's EFI stub (\(x86Stub)); run 'make setup'")
-    }
-    let directory = scratch.appendingPathComponent("uki")
+    let directory = paths.work.appendingPathComponent("uki")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     let parts = [
       ("osrel", Array("ID=debian\nPRETTY_NAME=\"Handoff lab\"\n".utf8), "0x20000"),
@@ -51,7 +63,7 @@ enum KernelForms {
       "--add-section", ".linux=\(image.path)", "--change-section-vma", ".linux=0x2000000",
     ]
     let output = directory.appendingPathComponent("uki.efi")
-    _ = try run("/usr/bin/objcopy", arguments + [x86Stub, output.path])
+    _ = try run(objcopy, arguments + [stub, output.path])
     defer { try? FileManager.default.removeItem(at: directory) }
     return [UInt8](try Data(contentsOf: output))
   }

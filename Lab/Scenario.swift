@@ -227,6 +227,12 @@ struct Scenario {
         architecture: .riscv64, firmware: .direct, suites: [.trixie, .sid],
         extraLoadOptions: "--lab-corrupt-segment 0", expectation: .purgatoryRefuses(segment: 0)),
       Scenario(
+        name: "arm64-uki-6.1-to-6.12",
+        summary: "arm64: 6.1 loads a unified kernel image of 6.12 the lab made with objcopy and "
+          + "systemd's arm64 stub: its .initrd and .cmdline reach 6.12",
+        architecture: .aarch64, firmware: .direct, suites: [.bookworm, .trixie],
+        kernelForm: .uki),
+      Scenario(
         name: "arm64-corrupt-segment",
         summary: "arm64: a kernel byte damaged after its digest: the purgatory names it on the "
           + "PL011 and halts",

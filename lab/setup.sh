@@ -2,18 +2,18 @@
 # Prepares the lab: QEMU and its firmware from apt, Debian's cloud kernels of
 # three generations and a static busybox, cached outside the source tree, and
 # for Secure Boot a key of the lab's own, a variable store that enrolls it and
-# kernels signed with it. For arm64 guests and the image readers' tests it
-# fetches Debian's arm64 and riscv64 kernels and busybox, and for the
-# static build of aarch64 and riscv64 it unpacks musl, zlib, zstd and libfdt
-# of those architectures into the same cache. Running it again keeps whatever
-# is already there.
+# kernels signed with it. For the arm64 and riscv64 guests and the image
+# readers' tests it fetches Debian's arm64 and riscv64 kernels, their busybox
+# and arm64's EFI stub, and for the static build of aarch64 and riscv64 it
+# unpacks musl, zlib, zstd and libfdt of those architectures into the same
+# cache. Running it again keeps whatever is already there.
 set -Eeuo pipefail
 
 cache="${HANDOFF_LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/handoff-lab}"
 packages=(
   qemu-system-x86 qemu-system-arm qemu-system-misc ovmf busybox-static musl-dev cpio
   xz-utils zstd kexec-tools sbsigntool openssl python3-venv zlib1g-dev libzstd-dev libfdt-dev
-  qemu-user-static file systemd-boot-efi
+  qemu-user-static file systemd-boot-efi binutils-aarch64-linux-gnu
 )
 # what the static build links for aarch64 and riscv64; for x86_64 it uses
 # the same packages, installed above
@@ -327,34 +327,38 @@ fetch_foreign_kernel() {
   echo "kernel $arch $suite: fetched $release from $package"
 }
 
-# fetch_foreign_busybox puts another architecture's static busybox into
-# ARCH/busybox, for that architecture's lab guests.
-fetch_foreign_busybox() {
-  local arch="$1" suite="$2" dest="$cache/$1/busybox"
+# fetch_foreign_file puts one file of another architecture's package into
+# ARCH/NAME: the first of PATH... the package holds (bookworm's packages keep
+# bin/, trixie's merged /usr has usr/bin/). Busybox for the guests of that
+# architecture, systemd's EFI stub for the lab's UKIs.
+fetch_foreign_file() {
+  local arch="$1" suite="$2" package="$3" name="$4" dest="$cache/$1/$4"
+  shift 4
   if [[ -s $dest ]]; then
-    echo "busybox $arch: already there"
+    echo "$package $arch: $name already there"
     return
   fi
   use_suite "$suite" "$arch"
-  local deb="$work/deb-busybox-$arch" root="$work/root-busybox-$arch"
+  local deb="$work/deb-$package-$arch" root="$work/root-$package-$arch"
   mkdir -p "$deb" "$root" "$cache/$arch"
   open_to_apt "$deb"
   cd "$deb"
-  run "downloading busybox-static for $arch from $suite" \
-    apt-get "${apt_opts[@]}" download busybox-static
+  run "downloading $package for $arch from $suite" apt-get "${apt_opts[@]}" download "$package"
   cd - >/dev/null
-  local file
-  file="$(find "$deb" -name "busybox-static_*_$arch.deb" -print -quit)"
-  [[ -n $file ]] || fail "apt-get download left no busybox-static for $arch"
+  local file path
+  file="$(find "$deb" -name "${package}_*_$arch.deb" -print -quit)"
+  [[ -n $file ]] || fail "apt-get download left no $package for $arch"
   run "unpacking $file" dpkg-deb -x "$file" "$root"
-  # bookworm's package has bin/busybox, trixie's (merged /usr) usr/bin/busybox
-  local binary="$root/bin/busybox"
-  [[ -s $binary ]] || binary="$root/usr/bin/busybox"
-  [[ -s $binary ]] || fail "busybox-static for $arch holds no bin/busybox or usr/bin/busybox"
-  cp "$binary" "$dest.new"
-  mv "$dest.new" "$dest"
-  rm -rf "$deb" "$root"
-  echo "busybox $arch: fetched"
+  for path in "$@"; do
+    if [[ -s $root/$path ]]; then
+      cp "$root/$path" "$dest.new"
+      mv "$dest.new" "$dest"
+      rm -rf "$deb" "$root"
+      echo "$package $arch: fetched $name"
+      return
+    fi
+  done
+  fail "$package for $arch holds none of $*"
 }
 
 # fetch_static unpacks the static build's packages of another architecture
@@ -415,8 +419,10 @@ fetch_foreign_kernel arm64 bookworm cloud-arm64 vmlinuz
 fetch_foreign_kernel arm64 trixie cloud-arm64 vmlinuz
 fetch_foreign_kernel riscv64 trixie riscv64 vmlinux
 fetch_foreign_kernel riscv64 sid riscv64 vmlinux
-fetch_foreign_busybox arm64 bookworm
-fetch_foreign_busybox riscv64 trixie
+fetch_foreign_file arm64 bookworm busybox-static busybox bin/busybox usr/bin/busybox
+fetch_foreign_file riscv64 trixie busybox-static busybox bin/busybox usr/bin/busybox
+fetch_foreign_file arm64 bookworm systemd-boot-efi linuxaa64.efi.stub \
+  usr/lib/systemd/boot/efi/linuxaa64.efi.stub
 
 # the static build's other architectures, each from a suite that has it
 # (bookworm has no riscv64)
