@@ -11,15 +11,7 @@
  * blob at any page-aligned physical address.
  */
 
-/* the parameter block; PurgatoryParameters.swift writes the same layout */
-#define PARAMETERS_MAGIC 0x47505446464f4e48 /* "HNOFFTPG" in memory */
-#define PARAMETERS_VERSION 2
-#define PARAMETER_KERNEL_ENTRY 0x10
-#define PARAMETER_DTB 0x18
-#define PARAMETER_REGIONS_MAX 16
-#define PARAMETER_REGION_SIZE 32
-#define PARAMETER_SCRUB_MAX 64
-#define PARAMETER_SCRUB_SIZE 16
+#include "../Shared/parameters.h"
 
 #define CURRENT_EL_EL2 (2 << 2)
 #define STACK_SIZE 8192
@@ -55,7 +47,7 @@ purgatory_start:
 
 	/* hand over: x0 = DTB, x1-x3 = 0, PC = the Image's first instruction */
 	adr	x9, purgatory_parameters
-	ldr	x0, [x9, #PARAMETER_DTB]
+	ldr	x0, [x9, #PARAMETER_KERNEL_ARGUMENT]
 	ldr	x4, [x9, #PARAMETER_KERNEL_ENTRY]
 	mov	x1, xzr
 	mov	x2, xzr
@@ -122,31 +114,7 @@ exception_common:
 	bl	purgatory_exception
 	b	purgatory_halt
 
-	/*
-	 * What the loader patches, all little-endian 64-bit words: magic,
-	 * version, kernel_entry, dtb, serial (a PL011's register base), flags
-	 * (bit 0 verify, bit 1 announce, bit 2 scrub), region_count, 16 regions
-	 * of {start, size, digest, memsz}, then for a scrub identity_map_end,
-	 * page_table_bytes, scrub_count and 64 ranges of {start, size}.
-	 */
-	.section .data.parameters, "aw", %progbits
-	.balign 8
-	.globl purgatory_parameters
-	.type purgatory_parameters, %object
-purgatory_parameters:
-	.quad	PARAMETERS_MAGIC
-	.quad	PARAMETERS_VERSION
-	.quad	0 /* kernel_entry */
-	.quad	0 /* dtb */
-	.quad	0 /* serial */
-	.quad	0 /* flags */
-	.quad	0 /* region_count */
-	.fill	PARAMETER_REGIONS_MAX * PARAMETER_REGION_SIZE, 1, 0
-	.quad	0 /* identity_map_end */
-	.quad	0 /* page_table_bytes */
-	.quad	0 /* scrub_count */
-	.fill	PARAMETER_SCRUB_MAX * PARAMETER_SCRUB_SIZE, 1, 0
-	.size purgatory_parameters, . - purgatory_parameters
+#include "../Shared/parameter-block.S"
 
 	.section .bss.entry, "aw", %nobits
 	.balign 16

@@ -32,7 +32,8 @@
 #define REGION1 0x80500000ull
 #define REGION2 0x80600003ull
 
-extern const uint8_t blob[], blob_end[];
+#include "../Shared/qemu-harness.h"
+
 extern void fake_kernel(void);
 extern void jump_to_purgatory(uint64_t destination, uint64_t hart);
 
@@ -58,41 +59,8 @@ static void __attribute__((noreturn)) power_off(void) {
   }
 }
 
-static void fill(uint64_t start, uint64_t count) {
-  volatile uint8_t *bytes = (volatile uint8_t *)start;
-  for (uint64_t i = 0; i < count; i++) bytes[i] = (uint8_t)((i * 131) ^ (i >> 7));
-}
-
-/* {start, size, digest, memsz}: digests from the XXH64 known answers */
-static const uint64_t regions[4][4] = {
-    {REGION0, 100, 0xacd07a6400e07def, 0x1000},
-    {REGION1, 0x100000, 0x45676a939f29526c, 0x100000},
-    {REGION2, 33, 0x379b60150f2cfc7f, 33},
-    {0, 0, 0xef46db3751d8e999, 0},
-};
-
 void harness_main(void) {
-  fill(REGION0, 100);
-  fill(REGION1, 0x100000);
-  fill(REGION2, 33);
-
-  /* the purgatory segment: the blob, then zeros up to its memsz */
-  volatile uint8_t *segment = (volatile uint8_t *)DEST;
-  uint64_t size = (uint64_t)(blob_end - blob);
-  for (uint64_t i = 0; i < MEMORY_SIZE; i++) segment[i] = i < size ? blob[i] : 0;
-
-  volatile uint64_t *block = (volatile uint64_t *)(DEST + PARAMETERS_OFFSET);
-  block[4] = UART;
-  if (PATCH) {
-    block[2] = FAULT ? 0x7ffff000ull : (uint64_t)fake_kernel;
-    block[3] = DTB;
-    block[5] = FLAGS;
-    block[6] = 4;
-    for (int r = 0; r < 4; r++)
-      for (int f = 0; f < 4; f++) block[7 + r * 4 + f] = regions[r][f];
-  }
-  if (CORRUPT) ((volatile uint8_t *)REGION1)[0x80000] ^= 0x01;
-
+  prepare_segments(FAULT ? 0x7ffff000ull : (uint64_t)fake_kernel, DTB, UART);
   __asm__ volatile("fence.i" ::: "memory");
   jump_to_purgatory(DEST, HART);
 }

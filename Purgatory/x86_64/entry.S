@@ -22,15 +22,7 @@
 #define CR4_OSFXSR (1 << 9)
 #define CR4_OSXMMEXCPT (1 << 10)
 
-/* the parameter block; PurgatoryParameters.swift writes the same layout */
-#define PARAMETERS_MAGIC 0x47505446464f4e48 /* "HNOFFTPG" in memory */
-#define PARAMETERS_VERSION 2
-#define PARAMETER_KERNEL_ENTRY 0x10
-#define PARAMETER_BOOT_PARAMS 0x18
-#define PARAMETER_REGIONS_MAX 16
-#define PARAMETER_REGION_SIZE 32
-#define PARAMETER_SCRUB_MAX 64
-#define PARAMETER_SCRUB_SIZE 16
+#include "../Shared/parameters.h"
 
 /* the exceptions that push an error code: 8, 10-14, 17, 21, 29 and 30 */
 #define ERROR_CODE_VECTORS 0x60227d00
@@ -120,7 +112,7 @@ purgatory_start:
 
 	/* hand over: RSI = boot_params, RBX, RBP and RDI zero, RIP = entry */
 	leaq	purgatory_parameters(%rip), %rax
-	movq	PARAMETER_BOOT_PARAMS(%rax), %rsi
+	movq	PARAMETER_KERNEL_ARGUMENT(%rax), %rsi
 	movq	PARAMETER_KERNEL_ENTRY(%rax), %rax
 	xorl	%ebx, %ebx
 	xorl	%ebp, %ebp
@@ -268,31 +260,7 @@ idt_pointer:
 	.word	IDT_VECTORS * 16 - 1
 	.quad	0
 
-	/*
-	 * What the loader patches, all little-endian 64-bit words: magic,
-	 * version, kernel_entry, boot_params, serial_port, flags (bit 0 verify,
-	 * bit 1 announce, bit 2 scrub), region_count, 16 regions of {start,
-	 * size, digest, memsz}, then for a scrub identity_map_end,
-	 * page_table_bytes, scrub_count and 64 ranges of {start, size}.
-	 */
-	.section .data.parameters, "aw", @progbits
-	.balign 8
-	.globl purgatory_parameters
-	.type purgatory_parameters, @object
-purgatory_parameters:
-	.quad	PARAMETERS_MAGIC
-	.quad	PARAMETERS_VERSION
-	.quad	0 /* kernel_entry */
-	.quad	0 /* boot_params */
-	.quad	0 /* serial_port */
-	.quad	0 /* flags */
-	.quad	0 /* region_count */
-	.fill	PARAMETER_REGIONS_MAX * PARAMETER_REGION_SIZE, 1, 0
-	.quad	0 /* identity_map_end */
-	.quad	0 /* page_table_bytes */
-	.quad	0 /* scrub_count */
-	.fill	PARAMETER_SCRUB_MAX * PARAMETER_SCRUB_SIZE, 1, 0
-	.size purgatory_parameters, . - purgatory_parameters
+#include "../Shared/parameter-block.S"
 
 	.section .bss.entry, "aw", @nobits
 	.balign 16
