@@ -53,6 +53,19 @@ struct PlanArm64Tests {
   }
 
   @Test(
+    "plan without --dtb on a machine with no /sys/firmware/fdt says to give one",
+    .enabled(if: kernel.isPresent, "no arm64 kernel in the lab cache; run 'make setup'"))
+  func noDeviceTree() throws {
+    let system = try Self.system()
+    let run = CommandRun.handoff(
+      "plan", "/boot/Image", "--memmap", "/root/virt-iomem.txt", on: system)
+    #expect(run.status == 1)
+    let lines = run.error.split(separator: "\n").map(String.init)
+    #expect(lines.first?.hasPrefix("Error: /sys/firmware/fdt: cannot read: ") == true)
+    #expect(lines.last?.hasSuffix("give one with --dtb FILE") == true)
+  }
+
+  @Test(
     "load refuses an arm64 kernel on this x86_64 machine and calls nothing",
     .enabled(if: kernel.isPresent, "no arm64 kernel in the lab cache; run 'make setup'"))
   func loadRefused() throws {

@@ -100,6 +100,14 @@ enum HandoffCommand {
     if case .systemCall(let failure) = error {
       console.warn("Hint: " + Diagnosis(system: system).explain(failure))
     }
+    if case .unreadable(let path, _) = error,
+      path == MachineReader<System>.runningDeviceTree
+    {
+      console.warn(
+        "Hint: the running kernel exposes no device tree to start the next one's from (it "
+          + "booted through ACPI alone, or this machine is neither arm64 nor riscv64); give one "
+          + "with --dtb FILE")
+    }
     return ExitStatus.failure
   }
 

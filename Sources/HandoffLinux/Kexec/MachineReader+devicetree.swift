@@ -3,7 +3,7 @@ import HandoffCore
 extension MachineReader {
   /// The running kernel's DTB, which the next arm64 or riscv64 kernel's
   /// starts from.
-  static var runningDeviceTree: String { "/sys/firmware/fdt" }
+  public static var runningDeviceTree: String { "/sys/firmware/fdt" }
 
   /// The boot environment of this arm64 or riscv64 machine: RAM from /proc/iomem
   /// (or `memoryMapFile`), the DTB from /sys/firmware/fdt (or
