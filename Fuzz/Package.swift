@@ -19,6 +19,7 @@ let fuzzers = [
   ("fuzz-cmdline", "CommandLineFuzzer"),
   ("fuzz-cli", "CLIFuzzer"),
   ("fuzz-planner", "PlannerFuzzer"),
+  ("fuzz-preflight", "PreflightFuzzer"),
 ]
 
 let handoff: [Target.Dependency] = [

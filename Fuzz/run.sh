@@ -4,14 +4,14 @@
 # leak or out-of-memory, and prints each target's executions.
 #
 #   Fuzz/run.sh SECONDS [TARGET...]
-#   targets: bzimage image devicetree memmap machine cmdline cli planner
+#   targets: bzimage image devicetree memmap machine cmdline cli planner preflight
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:?usage: Fuzz/run.sh SECONDS [TARGET...]}
 shift
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(bzimage image devicetree memmap machine cmdline cli planner)
+[ ${#targets[@]} -gt 0 ] || targets=(bzimage image devicetree memmap machine cmdline cli planner preflight)
 corpus=$root/.build/fuzz-corpus
 artifacts=$root/.build/fuzz-artifacts
 logs=$root/.build/fuzz-logs

@@ -7,7 +7,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 corpus=${FUZZ_CORPUS:-$root/.build/fuzz-corpus}
 cache=${HANDOFF_LAB_CACHE:-$HOME/.cache/handoff-lab}
-mkdir -p "$corpus"/{bzimage,image,devicetree,memmap,machine,cmdline,cli,planner}
+mkdir -p "$corpus"/{bzimage,image,devicetree,memmap,machine,cmdline,cli,planner,preflight}
 
 # put FILE OFFSET WIDTH VALUE: a little-endian integer into FILE
 put() {

@@ -6,7 +6,7 @@ import HandoffLinux
 
 /// A `SystemCalls` whose files come from a table. A path that is a prefix
 /// of other paths (`/sys/firmware/memmap` of `/sys/firmware/memmap/0/start`)
-/// reads as a directory. `kexec_load`, `kexec_file_load` and the reboot are
+/// reads and lists as a directory. `kexec_load`, `kexec_file_load` and the reboot are
 /// always refused, with the errno in `/fuzz/errno` (EPERM when absent), so
 /// the fallback and the diagnosis after a refusal are reached too.
 public final class MemorySystem: SystemCalls {
@@ -40,6 +40,22 @@ public final class MemorySystem: SystemCalls {
     throw .unreadable(
       path: path,
       failure: SystemCallFailure(call: "open(\"\(path)\", O_RDONLY)", errno: Errno.ENOENT))
+  }
+
+  /// The names one level below `path`, from the paths under it; a path
+  /// with nothing under it does not exist.
+  public func listDirectory(_ path: String) throws(HandoffError) -> [String] {
+    let prefix = path.hasSuffix("/") ? path : path + "/"
+    var names: [String] = []
+    for file in files.keys.sorted() where file.hasPrefix(prefix) {
+      guard let name = file.dropFirst(prefix.count).split(separator: "/").first else { continue }
+      if names.last != String(name) && !names.contains(String(name)) { names.append(String(name)) }
+    }
+    guard !names.isEmpty else {
+      throw .unreadable(
+        path: path, failure: SystemCallFailure(call: "opendir(\"\(path)\")", errno: Errno.ENOENT))
+    }
+    return names
   }
 
   public func openFile(_ path: String) throws(HandoffError) -> Int32 {

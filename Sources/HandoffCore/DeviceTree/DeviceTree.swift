@@ -199,9 +199,11 @@ public struct DeviceTree {
   /// own fdt_check_full then reads through it; this walk, with libfdt's
   /// bounds-checked iterators, refuses such a tree first.
   private static func propertyNamesResolve(_ tree: UnsafeRawPointer?) -> Bool {
+    let notFound = -Int32(FDT_ERR_NOTFOUND)
     var node: Int32 = 0
     var depth: Int32 = 0
-    while node >= 0 {
+    // past the root's end fdt_next_node gives an offset and a depth below 0
+    while node >= 0 && depth >= 0 {
       var property = fdt_first_property_offset(tree, node)
       while property >= 0 {
         var name: UnsafePointer<CChar>? = nil
@@ -211,9 +213,11 @@ public struct DeviceTree {
         }
         property = fdt_next_property_offset(tree, property)
       }
+      // the end of a node's properties, or a tag that does not parse
+      guard property == notFound else { return false }
       node = fdt_next_node(tree, node, &depth)
     }
-    return true
+    return node == notFound || depth < 0
   }
 
   private func check(_ result: Int32, _ operation: String) throws(HandoffError) -> Int32 {
