@@ -1,4 +1,5 @@
 import Foundation
+import HandoffCore
 
 /// Makes the forms of a kernel image the lab hands to `handoff load`, from
 /// the image Debian ships, with the tools a distribution would use.
@@ -10,8 +11,24 @@ enum KernelForms {
       return [UInt8](try Data(contentsOf: image))
     case .gzip:
       return try run("/bin/gzip", ["-9", "-n", "-c", image.path])
+    case .elf:
+      return try vmlinux(in: image)
     case .uki:
       preconditionFailure("a unified kernel image needs its initrd and command line")
+    }
+  }
+
+  /// The ELF vmlinux inside a bzImage's payload, unpacked with Handoff's
+  /// own readers (gzip and zstd payloads only).
+  static func vmlinux(in image: URL) throws -> [UInt8] {
+    let bytes = [UInt8](try Data(contentsOf: image))
+    do {
+      let bzImage = try BzImage(path: image.path, bytes: bytes)
+      let start = bzImage.setupSize + Int(bzImage.payloadOffset)
+      let payload = bytes[start..<start + Int(bzImage.payloadLength)]
+      return try Unpacked.unpack(bzImage.payloadCompression, path: image.path, payload).bytes
+    } catch {
+      throw LabError.tool("unpacking the vmlinux in \(image.path): \(error)")
     }
   }
 

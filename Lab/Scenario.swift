@@ -48,6 +48,8 @@ enum KernelForm {
   case asShipped
   /// Compressed with gzip, as an arm64 Image.gz.
   case gzip
+  /// The ELF vmlinux a bzImage carries, unpacked from its payload.
+  case elf
   /// A unified kernel image: systemd's EFI stub with the kernel, the next
   /// stage's initramfs and its command line as sections, put together with
   /// objcopy. The stage before loads it with neither --initrd nor --cmdline.
@@ -165,6 +167,11 @@ struct Scenario {
         summary: "6.1 loads a unified kernel image of 7.x the lab made with objcopy and "
           + "systemd's stub: its .initrd and .cmdline reach 7.x",
         firmware: .seabios, suites: [.bookworm, .sid], kernelForm: .uki),
+      Scenario(
+        name: "elf-6.1-to-7.x",
+        summary: "6.1 loads the ELF vmlinux the lab unpacked from 7.x's bzImage: its program "
+          + "headers at their physical addresses, the running kernel's setup header",
+        firmware: .seabios, suites: [.bookworm, .sid], kernelForm: .elf),
       Scenario(
         name: "highmem-6g", summary: "6.1 to 7.x in a 6 GiB guest; the initrd lands above 4 GiB",
         firmware: .seabios, suites: [.bookworm, .sid], memoryMiB: 6144, initrdAbove4GiB: true),

@@ -33,8 +33,7 @@ struct InspectFormatsTests {
         memsz 0x1000 RE
         PT_LOAD 2:         offset 0x2000 vaddr 0xffffffff81200000 paddr 0x1200000 filesz 0x800 \
         memsz 0x3000 RW
-        64-bit handoff:    no: /boot/vmlinux: cannot be booted: it is an ELF vmlinux, and Handoff \
-        does not load ELF program headers yet; boot its bzImage
+        64-bit handoff:    yes
 
         """)
   }
@@ -51,9 +50,8 @@ struct InspectFormatsTests {
         + "18446744071578845184, \"p_paddr\": 16777216, \"p_filesz\": 4096, \"p_memsz\": 4096, "
         + "\"p_flags\": 5, \"p_align\": 2097152}, {\"index\": 2, \"p_offset\": 8192, "
         + "\"p_vaddr\": 18446744071580942336, \"p_paddr\": 18874368, \"p_filesz\": 2048, "
-        + "\"p_memsz\": 12288, \"p_flags\": 6, \"p_align\": 2097152}], \"bootable_64\": false, "
-        + "\"refusal\": \"/boot/vmlinux: cannot be booted: it is an ELF vmlinux, and Handoff "
-        + "does not load ELF program headers yet; boot its bzImage\"}\n")
+        + "\"p_memsz\": 12288, \"p_flags\": 6, \"p_align\": 2097152}], \"bootable_64\": true, "
+        + "\"refusal\": null}\n")
   }
 
   @Test("An arm64 Image shows its header, flags and EFI stub")

@@ -36,19 +36,39 @@ public struct X86BootParams {
   static let efiSetupDataSize = 96
   static let defaultDescriptorSize = 48
 
-  public let image: BzImage
-  /// The image file's bytes, whose setup header is copied.
-  public let imageBytes: [UInt8]
+  /// The setup header copied into boot_params: from offset 0x1f1 to its
+  /// end, as a bzImage carries it (or, for an ELF vmlinux, which carries
+  /// none, as the running kernel's boot_params hold it).
+  public let setupHeader: ArraySlice<UInt8>
   public let commandLine: String
   public let environment: X86BootEnvironment
 
   public init(
-    image: BzImage, imageBytes: [UInt8], commandLine: String, environment: X86BootEnvironment
+    setupHeader: ArraySlice<UInt8>, commandLine: String, environment: X86BootEnvironment
   ) {
-    self.image = image
-    self.imageBytes = imageBytes
+    self.setupHeader = setupHeader
     self.commandLine = commandLine
     self.environment = environment
+  }
+
+  /// boot_params for `image`, whose file bytes are `imageBytes`.
+  public init(
+    image: BzImage, imageBytes: [UInt8], commandLine: String, environment: X86BootEnvironment
+  ) {
+    let headerEnd = min(0x202 + Int(imageBytes[0x201]), image.setupSize, X86BootParams.pageSize)
+    self.init(
+      setupHeader: imageBytes[Offset.setupHeader..<headerEnd], commandLine: commandLine,
+      environment: environment)
+  }
+
+  /// The setup header in the running kernel's boot_params, for a kernel
+  /// that brings none; nil when they cannot be read.
+  public static func runningSetupHeader(_ environment: X86BootEnvironment) -> ArraySlice<UInt8>? {
+    guard let running = environment.runningBootParams, running.count >= pageSize else {
+      return nil
+    }
+    let end = min(0x202 + Int(running[0x201]), pageSize)
+    return running[Offset.setupHeader..<end]
   }
 
   /// The parts of the segment, as offsets from its start.
@@ -109,9 +129,14 @@ public struct X86BootParams {
       bytes.store(bytes: running[0..<0x40], at: Offset.screenInfo)
       bytes[Offset.secureBoot] = running[Offset.secureBoot]
     }
-    let headerEnd = min(0x202 + Int(imageBytes[0x201]), image.setupSize, X86BootParams.pageSize)
-    bytes.store(bytes: imageBytes[Offset.setupHeader..<headerEnd], at: Offset.setupHeader)
+    bytes.store(bytes: setupHeader, at: Offset.setupHeader)
     bytes[Offset.typeOfLoader] = 0xff
+
+    // a header taken from the running kernel names its initrd and command
+    // line: those of this handoff replace them below, or none
+    for offset in [Offset.ramdiskImage, Offset.ramdiskSize, Offset.cmdLinePtr] {
+      bytes.store(UInt32(0), at: offset)
+    }
 
     // the command line
     let commandLineAddress = address + UInt64(layout.commandLine)

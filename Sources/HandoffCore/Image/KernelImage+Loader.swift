@@ -3,13 +3,15 @@
 
 extension KernelImage {
   /// Why Handoff's own loader would not hand off to this image, or nil when
-  /// it would: an x86_64 bzImage (or a UKI of one) with a 64-bit entry, or
-  /// an arm64 or riscv64 Image, plain, compressed, in a zboot image or in a
-  /// UKI.
+  /// it would: an x86_64 bzImage (or a UKI of one) with a 64-bit entry, an
+  /// x86_64 ELF vmlinux, or an arm64 or riscv64 Image, plain, compressed, in
+  /// a zboot image or in a UKI.
   /// `fileBytes` are the file's bytes.
   public func loaderRefusal(fileBytes: [UInt8]) -> HandoffError? {
     do {
       switch architecture {
+      case .x86_64 where isELF:
+        return nil
       case .x86, .x86_64:
         try x86Kernel(fileBytes: fileBytes).image.requireBootable64()
       case .arm64, .riscv64:
@@ -19,5 +21,11 @@ extension KernelImage {
     } catch {
       return error
     }
+  }
+
+  /// Whether this is an ELF vmlinux.
+  public var isELF: Bool {
+    if case .elf = self { return true }
+    return false
   }
 }

@@ -60,8 +60,6 @@ extension KernelImage {
 
   /// Why the x86_64 loader cannot boot this image, for any but a bzImage.
   var x86Refusal: String {
-    var isELF = false
-    if case .elf = self { isELF = true }
     let elsewhere =
       (architecture == .arm64 || architecture == .riscv64) && !isELF
       ? ", which Handoff boots through kexec_load only" : ", which Handoff does not boot yet"
@@ -69,8 +67,7 @@ extension KernelImage {
     case .bzImage:
       return "it is a bzImage"
     case .elf(let image) where image.machine == .x86_64:
-      return "it is an ELF vmlinux, and Handoff does not load ELF program headers yet; "
-        + "boot its bzImage"
+      return "it is an ELF vmlinux, which Handoff boots through kexec_load only"
     case .elf(let image):
       return "it is an ELF vmlinux for \(image.machine.architecture.rawValue)" + elsewhere
     case .uki(let image):

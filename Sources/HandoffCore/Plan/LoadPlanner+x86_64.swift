@@ -6,8 +6,16 @@ public struct X86LoadPlanner {
   /// The 64-bit entry point's offset from the protected-mode kernel's start.
   static let entry64Offset: UInt64 = 0x200
 
-  public let image: BzImage
-  public let imageBytes: [UInt8]
+  /// What is handed off: a bzImage's protected-mode kernel, placed where
+  /// its header allows and entered 0x200 in; or an ELF vmlinux, already
+  /// decompressed, its program headers each at its physical address and
+  /// entered at e_entry, with the running kernel's setup header.
+  enum Kernel {
+    case bzImage(BzImage, bytes: [UInt8])
+    case elf(ELFImage, bytes: [UInt8])
+  }
+
+  let kernel: Kernel
   public let initrd: [UInt8]?
   public let commandLine: String
   public let environment: X86BootEnvironment
@@ -17,8 +25,18 @@ public struct X86LoadPlanner {
     image: BzImage, imageBytes: [UInt8], initrd: [UInt8]?, commandLine: String,
     environment: X86BootEnvironment, options: PlanOptions = PlanOptions()
   ) {
-    self.image = image
-    self.imageBytes = imageBytes
+    self.kernel = .bzImage(image, bytes: imageBytes)
+    self.initrd = initrd
+    self.commandLine = commandLine
+    self.environment = environment
+    self.options = options
+  }
+
+  public init(
+    elf: ELFImage, elfBytes: [UInt8], initrd: [UInt8]?, commandLine: String,
+    environment: X86BootEnvironment, options: PlanOptions = PlanOptions()
+  ) {
+    self.kernel = .elf(elf, bytes: elfBytes)
     self.initrd = initrd
     self.commandLine = commandLine
     self.environment = environment
@@ -27,25 +45,39 @@ public struct X86LoadPlanner {
 
   /// The plan, or an error naming the segment that did not fit.
   public func plan() throws(HandoffError) -> LoadPlan {
-    try image.requireBootable64()
-    try image.requireFits(commandLine: commandLine)
     var placer = SegmentPlacer(map: environment.memoryMap)
     let ramEnd = environment.memoryMap.ram.last?.end ?? 0
 
-    // the kernel: bottom-up from pref_address, aligned to kernel_alignment,
-    // with room for init_size; a kernel that cannot relocate goes exactly there
-    let kernelBytes = Array(imageBytes[image.setupSize...])
-    let kernelSize = SegmentPlacer.roundUp(
-      max(UInt64(image.initSize), UInt64(kernelBytes.count)), SegmentPlacer.pageSize)
-    let alignment = image.kernelAlignment != 0 ? UInt64(image.kernelAlignment) : 0x20_0000
-    // a pref_address too close to the top of memory leaves no room: an empty window
-    let fixedEnd = image.preferredAddress.addingReportingOverflow(kernelSize)
-    let kernel = try placer.place(
-      "kernel",
-      PlacementRule(
-        size: kernelSize, alignment: alignment, lowest: image.preferredAddress,
-        highest: image.relocatable ? ramEnd : fixedEnd.overflow ? 0 : fixedEnd.partialValue,
-        topDown: false))
+    // the kernel, and what boot_params are made from
+    let kernelSegment: PlannedSegment
+    let entry: UInt64
+    let bootParams: X86BootParams
+    let initrdHighest: UInt64
+    switch kernel {
+    case .bzImage(let image, let imageBytes):
+      try image.requireBootable64()
+      try image.requireFits(commandLine: commandLine)
+      kernelSegment = try placeBzImage(image, imageBytes, ramEnd: ramEnd, placer: &placer)
+      entry = kernelSegment.destination + X86LoadPlanner.entry64Offset
+      bootParams = X86BootParams(
+        image: image, imageBytes: imageBytes, commandLine: commandLine, environment: environment)
+      initrdHighest =
+        image.xloadflags.contains(.canBeLoadedAbove4G)
+        ? ramEnd : min(UInt64(image.initrdAddressMax) + 1, X86LoadPlanner.fourGiB)
+    case .elf(let elf, let elfBytes):
+      guard let header = X86BootParams.runningSetupHeader(environment) else {
+        throw .unsupportedImage(
+          path: elf.path,
+          reason: "an ELF vmlinux brings no setup header, and the running kernel's "
+            + "(/sys/kernel/boot_params/data) cannot be read")
+      }
+      kernelSegment = try placeELF(elf, elfBytes, placer: &placer)
+      entry = elf.entry
+      bootParams = X86BootParams(
+        setupHeader: header, commandLine: commandLine, environment: environment)
+      // a 64-bit kernel reads the initrd's address from the ext_ fields too
+      initrdHighest = ramEnd
+    }
 
     // the purgatory and boot_params: below 4 GiB, from the top. A scrub's
     // page tables make the purgatory's memsz larger, past its bss.
@@ -63,8 +95,6 @@ public struct X86LoadPlanner {
       PlacementRule(
         size: purgatorySize, alignment: SegmentPlacer.pageSize, lowest: 0,
         highest: X86LoadPlanner.fourGiB, topDown: true))
-    let bootParams = X86BootParams(
-      image: image, imageBytes: imageBytes, commandLine: commandLine, environment: environment)
     let bootParamsAddress = try placer.place(
       "boot_params",
       PlacementRule(
@@ -74,21 +104,17 @@ public struct X86LoadPlanner {
     // the initrd: as high as the kernel can reach it
     var initrdPlacement: (address: UInt64, size: UInt64)? = nil
     if let initrd, !initrd.isEmpty {
-      let highest =
-        image.xloadflags.contains(.canBeLoadedAbove4G)
-        ? ramEnd : min(UInt64(image.initrdAddressMax) + 1, X86LoadPlanner.fourGiB)
       let address = try placer.place(
         "initrd",
         PlacementRule(
           size: UInt64(initrd.count), alignment: SegmentPlacer.pageSize, lowest: 0,
-          highest: highest, topDown: true))
+          highest: initrdHighest, topDown: true))
       initrdPlacement = (address, UInt64(initrd.count))
     }
 
     // the segments the purgatory verifies
     var segments = [
-      PlannedSegment(
-        role: "kernel", bytes: kernelBytes, destination: kernel, memorySize: kernelSize),
+      kernelSegment,
       PlannedSegment(
         role: "boot_params",
         bytes: bootParams.build(at: bootParamsAddress, initrd: initrdPlacement),
@@ -130,7 +156,7 @@ public struct X86LoadPlanner {
 
     // the purgatory, told where to jump, what to check and what to scrub
     let parameters = PurgatoryParameters(
-      kernelEntry: kernel + X86LoadPlanner.entry64Offset, kernelArgument: bootParamsAddress,
+      kernelEntry: entry, kernelArgument: bootParamsAddress,
       serial: UInt64(options.serialPort), verify: options.verify, announce: options.announce,
       regions: regions, scrub: scrub)
     segments.append(
@@ -145,5 +171,69 @@ public struct X86LoadPlanner {
     return LoadPlan(
       segments: segments, entry: purgatory + UInt64(PurgatoryBlobX86_64.entryOffset),
       purgatory: parameters, freeMemory: placer.freeRanges)
+  }
+
+  /// The bzImage's protected-mode kernel: bottom-up from pref_address,
+  /// aligned to kernel_alignment, with room for init_size; a kernel that
+  /// cannot relocate goes exactly there.
+  private func placeBzImage(
+    _ image: BzImage, _ imageBytes: [UInt8], ramEnd: UInt64, placer: inout SegmentPlacer
+  ) throws(HandoffError) -> PlannedSegment {
+    let kernelBytes = Array(imageBytes[image.setupSize...])
+    let kernelSize = SegmentPlacer.roundUp(
+      max(UInt64(image.initSize), UInt64(kernelBytes.count)), SegmentPlacer.pageSize)
+    let alignment = image.kernelAlignment != 0 ? UInt64(image.kernelAlignment) : 0x20_0000
+    // a pref_address too close to the top of memory leaves no room: an empty window
+    let fixedEnd = image.preferredAddress.addingReportingOverflow(kernelSize)
+    let address = try placer.place(
+      "kernel",
+      PlacementRule(
+        size: kernelSize, alignment: alignment, lowest: image.preferredAddress,
+        highest: image.relocatable ? ramEnd : fixedEnd.overflow ? 0 : fixedEnd.partialValue,
+        topDown: false))
+    return PlannedSegment(
+      role: "kernel", bytes: kernelBytes, destination: address, memorySize: kernelSize)
+  }
+
+  /// An ELF vmlinux as one segment from its first program header's
+  /// physical page to its last one's end, each laid at its p_paddr and the
+  /// gaps zero; it runs where it was linked, so that range must be free.
+  private func placeELF(
+    _ elf: ELFImage, _ elfBytes: [UInt8], placer: inout SegmentPlacer
+  ) throws(HandoffError) -> PlannedSegment {
+    let headers = elf.loadSegments
+    guard elf.machine == .x86_64, let first = headers.first else {
+      throw .unsupportedImage(path: elf.path, reason: "it has no x86_64 program headers to load")
+    }
+    var low = first.physicalAddress
+    var high = first.physicalEnd
+    var fileEnd = first.physicalAddress + first.fileSize
+    for header in headers {
+      low = min(low, header.physicalAddress)
+      high = max(high, header.physicalEnd)
+      fileEnd = max(fileEnd, header.physicalAddress + header.fileSize)
+    }
+    let start = low & ~(SegmentPlacer.pageSize - 1)
+    let end = SegmentPlacer.roundUp(high, SegmentPlacer.pageSize)
+    guard headers.contains(where: { $0.physicalAddress <= elf.entry && elf.entry < $0.physicalEnd })
+    else {
+      throw .invalidField(
+        path: elf.path, field: "e_entry", offset: 0x18, value: elf.entry,
+        expected: "a physical address inside a PT_LOAD program header")
+    }
+    var bytes = [UInt8](repeating: 0, count: Int(fileEnd - start))
+    for header in headers where header.fileSize > 0 {
+      let at = Int(header.physicalAddress - start)
+      let from = Int(header.offset)
+      bytes.replaceSubrange(
+        at..<at + Int(header.fileSize), with: elfBytes[from..<from + Int(header.fileSize)])
+    }
+    let address = try placer.place(
+      "kernel",
+      PlacementRule(
+        size: end - start, alignment: SegmentPlacer.pageSize, lowest: start, highest: end,
+        topDown: false))
+    return PlannedSegment(
+      role: "kernel", bytes: bytes, destination: address, memorySize: end - start)
   }
 }

@@ -76,6 +76,15 @@ public struct SegmentLoader<System: SystemCalls> {
         imageSize: kernel.imageSize, initrd: initrd, commandLine: commandLine,
         environment: environment, options: options
       ).plan()
+    case .x86_64 where image.isELF:
+      guard case .elf(let elf) = image else { preconditionFailure("an ELF image that is not") }
+      let commandLine = request.commandLine.resolve(running: runningCommandLine)
+      let initrd = try readInitrds(request.initrdPaths)
+      let environment = try reader.x86Environment(memoryMapFile: memoryMapFile)
+      plan = try X86LoadPlanner(
+        elf: elf, elfBytes: kernelBytes, initrd: initrd, commandLine: commandLine,
+        environment: environment, options: options
+      ).plan()
     case .x86, .x86_64:
       let kernel = try image.x86Kernel(fileBytes: kernelBytes)
       try kernel.image.requireBootable64()

@@ -14,6 +14,15 @@ extension Preflight {
         checkDeviceTreeKernel(kernel, request, into: &report)
         return
       }
+      if case .elf(let elf) = kernel, elf.machine == .x86_64 {
+        // no setup header to hold against the machine: its placement says it all
+        report.add(
+          section, "image", .ok,
+          "\(path): ELF vmlinux, \(elf.loadSegments.count) program headers, entry "
+            + hex(elf.entry) + ", with the running kernel's setup header")
+        checkPlacement(request, into: &report)
+        return
+      }
       let x86 = try kernel.x86Kernel(fileBytes: bytes)
       image = x86.image
       if x86.fromUKI {
