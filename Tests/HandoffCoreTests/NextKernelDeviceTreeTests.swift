@@ -105,8 +105,8 @@ struct NextKernelDeviceTreeTests {
       _ = try DeviceTree(blob, source: "dtb")
     } throws: { error in
       (error as? HandoffError)?.description
-        == "dtb: device tree: checking the structure: a property's name lies outside the "
-        + "strings block"
+        == "dtb: device tree: checking the structure: a node's or a property's name cannot be "
+        + "read"
     }
   }
 

@@ -27,10 +27,10 @@ public struct DeviceTree {
     }
     // the whole structure, before any edit walks it: a tree from a file is
     // outside input
-    guard blob.withUnsafeBytes({ Self.propertyNamesResolve($0.baseAddress) }) else {
+    guard blob.withUnsafeBytes({ Self.namesResolve($0.baseAddress) }) else {
       throw .deviceTree(
         source: source, operation: "checking the structure",
-        reason: "a property's name lies outside the strings block")
+        reason: "a node's or a property's name cannot be read")
     }
     let structure = blob.withUnsafeBytes { fdt_check_full($0.baseAddress, total) }
     guard structure == 0 else { throw Self.failure(source, "checking the structure", structure) }
@@ -194,30 +194,33 @@ public struct DeviceTree {
     return try check(added, "adding \(path)")
   }
 
-  /// Whether every property's name resolves to a string. libfdt before
-  /// 1.7 (bookworm's 1.6.1) leaves the name unset when it does not, and its
-  /// own fdt_check_full then reads through it; this walk, with libfdt's
-  /// bounds-checked iterators, refuses such a tree first.
-  private static func propertyNamesResolve(_ tree: UnsafeRawPointer?) -> Bool {
-    let notFound = -Int32(FDT_ERR_NOTFOUND)
-    var node: Int32 = 0
-    var depth: Int32 = 0
-    // past the root's end fdt_next_node gives an offset and a depth below 0
-    while node >= 0 && depth >= 0 {
-      var property = fdt_first_property_offset(tree, node)
-      while property >= 0 {
+  /// Whether every node's name and every property's name can be read.
+  /// libfdt before 1.7 (bookworm's 1.6.1) does not check either inside
+  /// fdt_check_full, which reads through them; this walk, tag by tag as
+  /// fdt_check_full goes, with libfdt's bounds-checked fdt_next_tag,
+  /// refuses such a tree first. What it does not judge it leaves to
+  /// fdt_check_full.
+  private static func namesResolve(_ tree: UnsafeRawPointer?) -> Bool {
+    var next: Int32 = 0
+    while true {
+      let offset = next
+      let tag = fdt_next_tag(tree, offset, &next)
+      guard next >= 0 else { return true }
+      var length: Int32 = 0
+      switch Int32(bitPattern: tag) {
+      case FDT_BEGIN_NODE:
+        guard fdt_get_name(tree, offset, &length) != nil else { return false }
+      case FDT_PROP:
         var name: UnsafePointer<CChar>? = nil
-        var length: Int32 = 0
-        guard fdt_getprop_by_offset(tree, property, &name, &length) != nil, name != nil else {
+        guard fdt_getprop_by_offset(tree, offset, &name, &length) != nil, name != nil else {
           return false
         }
-        property = fdt_next_property_offset(tree, property)
+      case FDT_END_NODE, FDT_NOP:
+        continue
+      default:
+        return true
       }
-      // the end of a node's properties, or a tag that does not parse
-      guard property == notFound else { return false }
-      node = fdt_next_node(tree, node, &depth)
     }
-    return node == notFound || depth < 0
   }
 
   private func check(_ result: Int32, _ operation: String) throws(HandoffError) -> Int32 {
