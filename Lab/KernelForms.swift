@@ -96,9 +96,8 @@ enum KernelForms {
     let bytes = output.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     guard process.terminationStatus == 0 else {
-      throw LabError.tool(
-        "\(tool) \(arguments.joined(separator: " ")) failed with status \(process.terminationStatus)"
-      )
+      let command = ([tool] + arguments).joined(separator: " ")
+      throw LabError.tool("\(command) failed with status \(process.terminationStatus)")
     }
     return [UInt8](bytes)
   }

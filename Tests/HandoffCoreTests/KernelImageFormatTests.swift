@@ -51,7 +51,8 @@ struct KernelImageFormatTests {
         format: "arm64 Image", architecture: .arm64, refusal: "an arm64 Image" + kexecLoadOnly),
       Made(
         name: "a zstd-compressed riscv64 Image", bytes: (try? Compressor.zstd(riscv64)) ?? [],
-        format: "riscv64 Image", architecture: .riscv64, refusal: "a riscv64 Image" + kexecLoadOnly),
+        format: "riscv64 Image", architecture: .riscv64,
+        refusal: "a riscv64 Image" + kexecLoadOnly),
       Made(
         name: "an EFI zboot image",
         bytes: HandmadeZboot(payload: (try? Compressor.gzip(arm64)) ?? [], compressionType: "gzip")

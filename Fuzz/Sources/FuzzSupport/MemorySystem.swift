@@ -49,7 +49,7 @@ public final class MemorySystem: SystemCalls {
     var names: [String] = []
     for file in files.keys.sorted() where file.hasPrefix(prefix) {
       guard let name = file.dropFirst(prefix.count).split(separator: "/").first else { continue }
-      if names.last != String(name) && !names.contains(String(name)) { names.append(String(name)) }
+      if !names.contains(String(name)) { names.append(String(name)) }
     }
     guard !names.isEmpty else {
       throw .unreadable(

@@ -55,10 +55,9 @@ public struct X86BootParams {
   public init(
     image: BzImage, imageBytes: [UInt8], commandLine: String, environment: X86BootEnvironment
   ) {
-    let headerEnd = min(0x202 + Int(imageBytes[0x201]), image.setupSize, X86BootParams.pageSize)
     self.init(
-      setupHeader: imageBytes[Offset.setupHeader..<headerEnd], commandLine: commandLine,
-      environment: environment)
+      setupHeader: X86BootParams.setupHeader(in: imageBytes, end: image.setupSize),
+      commandLine: commandLine, environment: environment)
   }
 
   /// The setup header in the running kernel's boot_params, for a kernel
@@ -67,8 +66,14 @@ public struct X86BootParams {
     guard let running = environment.runningBootParams, running.count >= pageSize else {
       return nil
     }
-    let end = min(0x202 + Int(running[0x201]), pageSize)
-    return running[Offset.setupHeader..<end]
+    return setupHeader(in: running, end: pageSize)
+  }
+
+  /// The setup header in the first page of `bytes`: from 0x1f1 to the end
+  /// the byte at 0x201 gives (its length past 0x202), and no further than
+  /// `end` or a page.
+  static func setupHeader(in bytes: [UInt8], end: Int) -> ArraySlice<UInt8> {
+    bytes[Offset.setupHeader..<min(0x202 + Int(bytes[0x201]), end, pageSize)]
   }
 
   /// The parts of the segment, as offsets from its start.

@@ -3,6 +3,8 @@
 /// handoff. Everything else is kept, the UEFI memory-map properties among
 /// them, since the next kernel takes its memory map from there.
 public struct NextKernelDeviceTree {
+  /// The edited tree, to read from without parsing `blob` again.
+  public let tree: DeviceTree
   /// The packed blob.
   public let blob: [UInt8]
   /// What changed, one line each, for `plan`: `set /chosen bootargs`.
@@ -32,8 +34,8 @@ public struct NextKernelDeviceTree {
     {
       edits.append("delete /memreserve/ [\(hex(start)), \(hex(end))) of the running initrd")
     }
-    for name in Self.staleProperties where tree.deleteProperty("/chosen", name) {
-      edits.append("delete /chosen \(name)")
+    for name in Self.staleProperties {
+      if tree.deleteProperty("/chosen", name) { edits.append("delete /chosen \(name)") }
     }
 
     if commandLine.isEmpty {
@@ -58,6 +60,7 @@ public struct NextKernelDeviceTree {
       edits.append("set /chosen rng-seed (\(rngSeed.count) random bytes)")
     }
 
+    self.tree = tree
     self.blob = tree.blob
     self.edits = edits
   }

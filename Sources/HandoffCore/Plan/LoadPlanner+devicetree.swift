@@ -186,8 +186,8 @@ public struct DeviceTreeLoadPlanner {
     let regions = PurgatoryRegion.covering(segments, verify: options.verify)
 
     // the purgatory, told where to jump, what to check and which UART to use
-    let console = (try? DeviceTree(deviceTree.blob, source: environment.deviceTreeSource))
-      .flatMap { NextKernelDeviceTree.console(in: $0, compatible: architecture.console) }
+    let console = NextKernelDeviceTree.console(
+      in: deviceTree.tree, compatible: architecture.console)
     let parameters = PurgatoryParameters(
       kernelEntry: kernelAddress, kernelArgument: deviceTreeAddress, serial: console ?? 0,
       verify: options.verify, announce: options.announce, regions: regions)
