@@ -159,7 +159,8 @@ struct Scenario {
         // One vCPU: with two, a kernel of this chain failed to come up about
         // once in fifteen runs under TCG, once with an oops in an interrupt on
         // the second CPU's idle loop early in boot, before any driver bound.
-        // That is not understood yet; devices-iommu-2cpu keeps two vCPUs.
+        // It looks like the race QemuRunner now avoids by running several
+        // vCPUs in one TCG thread; devices-iommu-2cpu keeps two vCPUs.
         firmware: .seabios, suites: [.trixie, .sid, .trixie],
         machine: .rootPortNetwork, execOptions: "--quiesce"),
       Scenario(
