@@ -169,6 +169,12 @@ struct Scenario {
           + "systemd's stub: its .initrd and .cmdline reach 7.x",
         firmware: .seabios, suites: [.bookworm, .sid], kernelForm: .uki),
       Scenario(
+        name: "file-uki-6.1-to-7.x",
+        summary: "6.1 loads the same UKI through kexec_file_load: Handoff hands the kernel its "
+          + ".linux, .initrd and .cmdline as in-memory files and text",
+        firmware: .seabios, suites: [.bookworm, .sid], syscall: "kexec_file_load",
+        kernelForm: .uki),
+      Scenario(
         name: "elf-6.1-to-7.x",
         summary: "6.1 loads the ELF vmlinux the lab unpacked from 7.x's bzImage: its program "
           + "headers at their physical addresses, the running kernel's setup header",

@@ -17,10 +17,9 @@ struct KernelImageFormatTests {
     var testDescription: String { name }
   }
 
-  /// How the x86_64 loader's refusal ends for an arm64 Image in any wrapping.
-  static let kexecLoadOnly = ", which Handoff boots through kexec_load only"
-  /// And for what no loader of Handoff's boots.
-  static let notYet = ", which Handoff does not boot yet"
+  /// How the x86_64 loader's refusal ends for a kernel of another
+  /// architecture in any wrapping.
+  static let foreign = ", not an x86 kernel"
 
   static let made: [Made] = {
     let arm64 = HandmadeImage(.arm64).bytes
@@ -36,38 +35,37 @@ struct KernelImageFormatTests {
       Made(
         name: "an x86_64 ELF vmlinux", bytes: HandmadeELF().bytes, format: "ELF vmlinux",
         architecture: .x86_64,
-        refusal: "an ELF vmlinux" + kexecLoadOnly),
+        refusal: "an ELF vmlinux, which Handoff boots through kexec_load only"),
       Made(
         name: "an arm64 ELF vmlinux", bytes: aarch64ELF.bytes, format: "ELF vmlinux",
-        architecture: .arm64, refusal: "an ELF vmlinux for arm64" + notYet),
+        architecture: .arm64, refusal: "an ELF vmlinux for arm64" + foreign),
       Made(
         name: "an arm64 Image", bytes: arm64, format: "arm64 Image", architecture: .arm64,
-        refusal: "an arm64 Image" + kexecLoadOnly),
+        refusal: "an arm64 Image" + foreign),
       Made(
         name: "a riscv64 Image", bytes: riscv64, format: "riscv64 Image",
-        architecture: .riscv64, refusal: "a riscv64 Image" + kexecLoadOnly),
+        architecture: .riscv64, refusal: "a riscv64 Image" + foreign),
       Made(
         name: "a gzip-compressed arm64 Image", bytes: (try? Compressor.gzip(arm64)) ?? [],
-        format: "arm64 Image", architecture: .arm64, refusal: "an arm64 Image" + kexecLoadOnly),
+        format: "arm64 Image", architecture: .arm64, refusal: "an arm64 Image" + foreign),
       Made(
         name: "a zstd-compressed riscv64 Image", bytes: (try? Compressor.zstd(riscv64)) ?? [],
         format: "riscv64 Image", architecture: .riscv64,
-        refusal: "a riscv64 Image" + kexecLoadOnly),
+        refusal: "a riscv64 Image" + foreign),
       Made(
         name: "an EFI zboot image",
         bytes: HandmadeZboot(payload: (try? Compressor.gzip(arm64)) ?? [], compressionType: "gzip")
           .bytes,
         format: "EFI zboot image", architecture: .arm64,
-        refusal: "an EFI zboot image of an arm64 Image" + kexecLoadOnly),
+        refusal: "an EFI zboot image of an arm64 Image" + foreign),
       Made(
         name: "a UKI carrying a bzImage", bytes: HandmadeUKI(linux: HandmadeBzImage().bytes).bytes,
         format: "unified kernel image", architecture: .x86_64,
-        refusal: "a unified kernel image, which Handoff's kexec_load path boots with its .initrd "
-          + "and .cmdline, but not its kexec_file_load one"),
+        refusal: "a unified kernel image carrying a bzImage"),
       Made(
         name: "a UKI carrying an arm64 Image", bytes: arm64UKI.bytes,
         format: "unified kernel image", architecture: .arm64,
-        refusal: "a unified kernel image carrying an arm64 Image" + kexecLoadOnly),
+        refusal: "a unified kernel image carrying an arm64 Image" + foreign),
     ]
   }()
 

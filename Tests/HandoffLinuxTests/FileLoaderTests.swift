@@ -8,6 +8,9 @@ import Testing
 @Suite("Loading through kexec_file_load")
 struct FileLoaderTests {
   static let kernel = "/boot/vmlinuz"
+  /// An architecture other than this machine's.
+  static let foreignArchitecture: KernelArchitecture =
+    KernelArchitecture.running == .arm64 ? .riscv64 : .arm64
   static let running = "BOOT_IMAGE=/boot/vmlinuz-6.1.0-40-amd64 root=/dev/vda1 ro quiet\n"
 
   /// A machine with a good kernel, three initrds and a running command line.
@@ -19,6 +22,8 @@ struct FileLoaderTests {
       "/boot/extra.cpio": .file(Array("extra".utf8)),
       "/boot": .directory,
       "/boot/empty.img": .file([]),
+      "/boot/vmlinux": .file(HandmadeELF().bytes),
+      "/boot/Image": .file(HandmadeImage(foreignArchitecture == .arm64 ? .arm64 : .riscv64).bytes),
     ])
     system.setText("/proc/cmdline", running)
     return system
@@ -140,11 +145,87 @@ struct FileLoaderTests {
     let size = HandmadeBzImage().bytes.count
     #expect(
       lines == [
-        "kernel: /boot/vmlinuz, \(size) bytes, boot protocol 2.15, "
+        "kernel: /boot/vmlinuz, \(size) bytes, bzImage, boot protocol 2.15, "
           + HandmadeBzImage().kernelVersion,
         "cmdline: \"quiet\" (5 bytes)",
         "kexec_file_load(kernel_fd: 3, initrd_fd: -1, cmdline_len: 6, flags: 0x4)",
       ])
+  }
+
+  @Test("A UKI's .linux, .initrd and .cmdline go to the kernel as in-memory files and text")
+  func unifiedKernelImage() throws {
+    let system = Self.machine()
+    let linux = HandmadeBzImage().bytes
+    system.files["/boot/linux.efi"] = .file(
+      HandmadeUKI(linux: linux, initrd: Array("uki initramfs".utf8)).bytes)
+    try FileLoader(system: system).load(
+      LoadRequest(kernelPath: "/boot/linux.efi", commandLine: .empty))
+
+    let load = try #require(system.fileLoads.first)
+    #expect(system.memoryFileContents(load.kernel) == linux)
+    #expect(system.memoryFileContents(load.initrd) == Array("uki initramfs".utf8))
+    #expect(load.commandLine == Array(HandmadeUKI.commandLine.utf8) + [0])
+    #expect(load.flags == 0)
+    #expect(
+      system.calls(named: "memfd_create").map { $0.prefix { $0 != ")" } } == [
+        "memfd_create(\"handoff-initrd\", MFD_CLOEXEC",
+        "memfd_create(\"handoff-kernel\", MFD_CLOEXEC",
+      ])
+    // the UKI itself is opened once, to be read, and never handed over
+    #expect(
+      system.calls(named: "open").filter { $0.hasPrefix("open(\"/boot/linux.efi\"") }.count == 1)
+    #expect(system.openDescriptors == [])
+  }
+
+  @Test("The request's own initrd and command line win over a UKI's")
+  func unifiedKernelImageOverridden() throws {
+    let system = Self.machine()
+    system.files["/boot/linux.efi"] = .file(HandmadeUKI(linux: HandmadeBzImage().bytes).bytes)
+    try FileLoader(system: system).load(
+      LoadRequest(
+        kernelPath: "/boot/linux.efi", initrdPaths: ["/boot/initrd.img"],
+        commandLine: .replace("quiet")))
+
+    let load = try #require(system.fileLoads.first)
+    #expect(load.initrd == system.descriptor(openedFor: "/boot/initrd.img"))
+    #expect(load.commandLine == Array("quiet".utf8) + [0])
+    #expect(system.memoryFileContents(load.kernel) == HandmadeBzImage().bytes)
+    #expect(system.openDescriptors == [])
+  }
+
+  @Test("A UKI's command line is held to its bzImage's cmdline_size")
+  func unifiedKernelImageCommandLineTooLong() {
+    let system = Self.machine()
+    var made = HandmadeUKI(linux: HandmadeBzImage().bytes)
+    let long = String(repeating: "a", count: 3000)
+    made.sections[2] = HandmadePE.Section(".cmdline", Array(long.utf8))
+    system.files["/boot/linux.efi"] = .file(made.bytes)
+    #expect(
+      throws: HandoffError.commandLineTooLong(
+        length: 3000, limit: 2047, path: "/boot/linux.efi (.linux)")
+    ) {
+      try FileLoader(system: system).load(
+        LoadRequest(kernelPath: "/boot/linux.efi", commandLine: .empty))
+    }
+    #expect(system.kexecCalls == [])
+    #expect(system.openDescriptors == [])
+  }
+
+  @Test("A failed memfd_create for a UKI's kernel closes its initrd")
+  func unifiedKernelImageMemfdFailure() {
+    let system = Self.machine()
+    system.files["/boot/linux.efi"] = .file(HandmadeUKI(linux: HandmadeBzImage().bytes).bytes)
+    system.fail("memfd_create", with: Errno.ENOMEM, after: 1)
+    #expect(
+      throws: HandoffError.systemCall(
+        SystemCallFailure(
+          call: "memfd_create(\"handoff-kernel\", MFD_CLOEXEC)", errno: Errno.ENOMEM))
+    ) {
+      try FileLoader(system: system).load(
+        LoadRequest(kernelPath: "/boot/linux.efi", commandLine: .empty))
+    }
+    #expect(system.kexecCalls == [])
+    #expect(system.openDescriptors == [])
   }
 
   /// A request that must fail before the kernel is asked anything.
@@ -203,6 +284,27 @@ struct FileLoaderTests {
       request: LoadRequest(
         kernelPath: kernel, commandLine: .append(String(repeating: "a", count: 2024))),
       error: .commandLineTooLong(length: 2048, limit: 2047, path: kernel)),
+    BadRequest(
+      name: "an x86_64 ELF vmlinux",
+      request: LoadRequest(kernelPath: "/boot/vmlinux", commandLine: .empty),
+      error: .unsupportedImage(
+        path: "/boot/vmlinux",
+        reason: "it is an ELF vmlinux, which the kernel's kexec_file_load does not read on "
+          + "x86_64; Handoff loads it through kexec_load (--syscall kexec_load)")),
+    BadRequest(
+      name: "a kernel of another architecture",
+      request: LoadRequest(kernelPath: "/boot/Image", commandLine: .empty),
+      error: .unsupportedImage(
+        path: "/boot/Image",
+        reason: "it is a kernel for \(foreignArchitecture.rawValue), and this machine runs "
+          + KernelArchitecture.running.rawValue)),
+    BadRequest(
+      name: "a device tree, which only kexec_load takes",
+      request: LoadRequest(
+        kernelPath: kernel, commandLine: .empty, deviceTreePath: "/boot/board.dtb"),
+      error: .usage(
+        "--dtb /boot/board.dtb needs kexec_load: kexec_file_load hands the next kernel the "
+          + "running kernel's device tree and takes no other")),
   ]
 
   @Test("A bad input fails with its error and makes no kexec call", arguments: badRequests)

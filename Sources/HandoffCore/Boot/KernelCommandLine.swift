@@ -31,6 +31,13 @@ public enum CommandLineChoice: Equatable, Sendable {
     }
   }
 
+  /// The same, except that a choice of no command line at all takes the
+  /// one the kernel image `carried`, as a unified kernel image's .cmdline.
+  public func resolve(running: String, carried: String?) -> String {
+    if self == .empty, let carried { return carried }
+    return resolve(running: running)
+  }
+
   static func cleaned(_ running: String) -> String {
     var words: [Substring] = []
     for word in running.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" }) {

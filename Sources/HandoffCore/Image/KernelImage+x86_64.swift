@@ -60,27 +60,21 @@ extension KernelImage {
 
   /// Why the x86_64 loader cannot boot this image, for any but a bzImage.
   var x86Refusal: String {
-    let elsewhere =
-      (architecture == .arm64 || architecture == .riscv64) && !isELF
-      ? ", which Handoff boots through kexec_load only" : ", which Handoff does not boot yet"
+    let foreign = architecture == .x86 || architecture == .x86_64 ? "" : ", not an x86 kernel"
     switch self {
     case .bzImage:
       return "it is a bzImage"
     case .elf(let image) where image.machine == .x86_64:
       return "it is an ELF vmlinux, which Handoff boots through kexec_load only"
     case .elf(let image):
-      return "it is an ELF vmlinux for \(image.machine.architecture.rawValue)" + elsewhere
+      return "it is an ELF vmlinux for \(image.machine.architecture.rawValue)"
+        + (foreign.isEmpty ? ", which Handoff does not boot" : foreign)
     case .uki(let image):
-      if case .bzImage = image.kernel {
-        return "it is a unified kernel image, which Handoff's kexec_load path boots with its "
-          + ".initrd and .cmdline, but not its kexec_file_load one"
-      }
-      return "it is a unified kernel image carrying \(image.kernel.formatWithArticle)"
-        + elsewhere
+      return "it is a unified kernel image carrying \(image.kernel.formatWithArticle)" + foreign
     case .zboot(let image):
-      return "it is an EFI zboot image of \(image.kernel.formatWithArticle)" + elsewhere
+      return "it is an EFI zboot image of \(image.kernel.formatWithArticle)" + foreign
     case .arm64Image, .riscvImage:
-      return "it is \(formatWithArticle)" + elsewhere
+      return "it is \(formatWithArticle)" + foreign
     }
   }
 }

@@ -34,32 +34,49 @@ public struct FileLoader<System: SystemCalls> {
 
   /// Checks everything that can be checked, then makes the one system call;
   /// any failure before it leaves the loaded kernel, if any, as it was.
+  ///
+  /// The kernel file goes to the kernel as it is when the kernel's own
+  /// loader reads it (a bzImage, a plain arm64 or riscv64 Image); a UKI's
+  /// kernel and a compressed or zboot Image go as an in-memory file of the
+  /// unpacked kernel. A UKI's .initrd and .cmdline are used unless the
+  /// request names its own.
+  ///
+  /// Throws `usage` for a request with a DTB: kexec_file_load gives the
+  /// next kernel the running kernel's device tree, with no way to pass
+  /// another; `unsupportedImage` for a kernel of another architecture.
   public func load(_ request: LoadRequest) throws(HandoffError) {
-    // the kernel: readable, a bzImage a 64-bit kernel can boot
+    if let deviceTree = request.deviceTreePath {
+      throw .usage(
+        "--dtb \(deviceTree) needs kexec_load: kexec_file_load hands the next kernel the "
+          + "running kernel's device tree and takes no other")
+    }
     let kernelBytes = try system.readFile(request.kernelPath)
-    let image = try KernelImage.read(path: request.kernelPath, bytes: kernelBytes).bzImage()
-    try image.requireBootable64()
+    let image = try KernelImage.read(path: request.kernelPath, bytes: kernelBytes)
+    try image.requireRunningArchitecture()
+    let kernel = try image.fileLoadKernel(fileBytes: kernelBytes)
     debug(
-      "kernel: \(request.kernelPath), \(kernelBytes.count) bytes, boot protocol "
-        + "\(image.protocolVersionText), \(image.kernelVersion ?? "no version string")")
+      "kernel: \(request.kernelPath), \(kernelBytes.count) bytes, \(image.formatName)"
+        + (kernel.setupHeader.map { ", boot protocol \($0.protocolVersionText)" } ?? "")
+        + ", \(image.kernelVersion ?? "no version string")")
 
     // the command line: resolved against the running kernel's, and it must fit
     let running = system.readText(SystemPaths.commandLine) ?? ""
-    let commandLine = request.commandLine.resolve(running: running)
-    try image.requireFits(commandLine: commandLine)
+    let commandLine = request.commandLine.resolve(running: running, carried: kernel.commandLine)
+    try kernel.setupHeader?.requireFits(commandLine: commandLine)
     debug("cmdline: \"\(commandLine)\" (\(commandLine.utf8.count) bytes)")
 
-    // the initrds: one is passed as it is, several become one in-memory file
-    let initrd = try openInitrd(request.initrdPaths)
-    let kernel: Int32
+    // the initrds: one is passed as it is, several become one in-memory file,
+    // and without any a UKI's own goes as an in-memory file
+    let initrd = try openInitrd(request.initrdPaths, carried: kernel.initrd)
+    let kernelDescriptor: Int32
     do {
-      kernel = try system.openFile(request.kernelPath)
+      kernelDescriptor = try openKernel(request.kernelPath, kernel: kernel)
     } catch {
       if initrd >= 0 { system.close(initrd) }
       throw error
     }
     defer {
-      system.close(kernel)
+      system.close(kernelDescriptor)
       if initrd >= 0 { system.close(initrd) }
     }
 
@@ -67,8 +84,17 @@ public struct FileLoader<System: SystemCalls> {
     let text = Array(commandLine.utf8) + [0]
     debug(
       KexecCallText.kexecFileLoad(
-        kernel: kernel, initrd: initrd, commandLineLength: text.count, flags: flags))
-    try system.kexecFileLoad(kernel: kernel, initrd: initrd, commandLine: text, flags: flags)
+        kernel: kernelDescriptor, initrd: initrd, commandLineLength: text.count, flags: flags))
+    try system.kexecFileLoad(
+      kernel: kernelDescriptor, initrd: initrd, commandLine: text, flags: flags)
+  }
+
+  /// A descriptor of the kernel file, or of an in-memory file of the
+  /// unpacked kernel; the caller closes it.
+  private func openKernel(_ path: String, kernel: FileLoadKernel) throws(HandoffError) -> Int32 {
+    guard let unpacked = kernel.unpacked else { return try system.openFile(path) }
+    debug("kernel: \(unpacked.count) bytes from \(kernel.unpackedFrom ?? path)")
+    return try system.openMemoryFile(name: "handoff-kernel", contents: unpacked)
   }
 
   /// Unloads the staged kernel. Kernels without kexec_file_load are asked
@@ -83,9 +109,16 @@ public struct FileLoader<System: SystemCalls> {
     }
   }
 
-  /// -1 for no initrd; otherwise a descriptor the caller closes.
-  private func openInitrd(_ paths: [String]) throws(HandoffError) -> Int32 {
-    if paths.isEmpty { return -1 }
+  /// -1 for no initrd; otherwise a descriptor the caller closes. Without
+  /// `paths`, the initrd the kernel image `carried`, if any.
+  private func openInitrd(
+    _ paths: [String], carried: [UInt8]?
+  ) throws(HandoffError) -> Int32 {
+    if paths.isEmpty {
+      guard let carried else { return -1 }
+      debug("initrd: \(carried.count) bytes from the kernel image")
+      return try system.openMemoryFile(name: "handoff-initrd", contents: carried)
+    }
     var combined: [UInt8] = []
     for path in paths {
       let bytes = try system.readFile(path)

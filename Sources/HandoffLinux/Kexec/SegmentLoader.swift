@@ -53,21 +53,15 @@ public struct SegmentLoader<System: SystemCalls> {
   ) throws(HandoffError) -> (plan: LoadPlan, architecture: KernelArchitecture) {
     let kernelBytes = try system.readFile(request.kernelPath)
     let image = try KernelImage.read(path: request.kernelPath, bytes: kernelBytes)
-    let running = KernelArchitecture.running
-    if forThisMachine, image.architecture != running, image.architecture != .x86 {
-      throw .unsupportedImage(
-        path: request.kernelPath,
-        reason: "it is a kernel for \(image.architecture.rawValue), and this machine runs "
-          + running.rawValue)
-    }
+    if forThisMachine { try image.requireRunningArchitecture() }
     let runningCommandLine = system.readText(SystemPaths.commandLine) ?? ""
     let reader = MachineReader(system: system, debug: debug)
     let plan: LoadPlan
     switch image.architecture {
     case .arm64, .riscv64:
       let kernel = try image.deviceTreeKernel()
-      let commandLine = resolve(
-        request.commandLine, running: runningCommandLine, image: kernel.commandLine)
+      let commandLine = request.commandLine.resolve(
+        running: runningCommandLine, carried: kernel.commandLine)
       let initrd = try readInitrds(request.initrdPaths) ?? kernel.initrd
       let environment = try reader.deviceTreeEnvironment(
         memoryMapFile: memoryMapFile, deviceTreeFile: request.deviceTreePath)
@@ -88,8 +82,8 @@ public struct SegmentLoader<System: SystemCalls> {
     case .x86, .x86_64:
       let kernel = try image.x86Kernel(fileBytes: kernelBytes)
       try kernel.image.requireBootable64()
-      let commandLine = resolve(
-        request.commandLine, running: runningCommandLine, image: kernel.commandLine)
+      let commandLine = request.commandLine.resolve(
+        running: runningCommandLine, carried: kernel.commandLine)
       try kernel.image.requireFits(commandLine: commandLine)
       let initrd = try readInitrds(request.initrdPaths) ?? kernel.initrd
       let environment = try reader.x86Environment(memoryMapFile: memoryMapFile)
@@ -109,13 +103,6 @@ public struct SegmentLoader<System: SystemCalls> {
       for range in scrub.ranges { debug("scrub: \(range.rangeText)") }
     }
     return (plan, image.architecture)
-  }
-
-  /// The command line the request asks for; when it asks for none, the one
-  /// a unified kernel image carries.
-  private func resolve(_ choice: CommandLineChoice, running: String, image: String?) -> String {
-    if choice == .empty, let image { return image }
-    return choice.resolve(running: running)
   }
 
   /// The initrds, concatenated in order; nil for none.
