@@ -27,6 +27,23 @@ enum GuestArchitecture: String {
     }
   }
 
+  /// Where a guest of `memoryMiB` has its RAM in physical memory: on q35
+  /// below 4 GiB up to 2.75 GiB of it, with more 2 GiB below and the rest
+  /// from 4 GiB on; on the virt boards in one piece, at 1 GiB on arm64 and
+  /// at 2 GiB on riscv64.
+  func ram(memoryMiB: Int) -> [(start: UInt64, size: UInt64)] {
+    let size = UInt64(memoryMiB) << 20
+    switch self {
+    case .x86_64:
+      if size < 0xb000_0000 { return [(0, size)] }
+      return [(0, 0x8000_0000), (0x1_0000_0000, size - 0x8000_0000)]
+    case .aarch64:
+      return [(0x4000_0000, size)]
+    case .riscv64:
+      return [(0x8000_0000, size)]
+    }
+  }
+
   /// The machine, before any scenario adds to it: q35; arm64's virt board
   /// with a Cortex-A57, whose kernel QEMU boots directly with a DTB of its
   /// own making; riscv64's virt board, where QEMU's OpenSBI starts the

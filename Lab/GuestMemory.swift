@@ -24,15 +24,6 @@ struct GuestMemory {
   /// The monitor's unix socket (`-monitor unix:PATH,server=on,wait=off`).
   let socket: URL
 
-  /// Where RAM lies in guest physical memory on QEMU's q35 machine: below
-  /// 4 GiB up to 2.75 GiB of it; with more, 2 GiB below and the rest from
-  /// 4 GiB on.
-  static func q35RAM(memoryMiB: Int) -> [(start: UInt64, size: UInt64)] {
-    let size = UInt64(memoryMiB) << 20
-    if size < 0xb000_0000 { return [(0, size)] }
-    return [(0, 0x8000_0000), (0x1_0000_0000, size - 0x8000_0000)]
-  }
-
   /// pmemsave takes a size of at most 32 bits.
   static let chunkSize: UInt64 = 1 << 30
 

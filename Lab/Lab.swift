@@ -34,7 +34,7 @@ struct Lab {
       {
         census = Result {
           let files = try GuestMemory(socket: socket).save(
-            GuestMemory.q35RAM(memoryMiB: scenario.memoryMiB), into: paths.work)
+            scenario.architecture.ram(memoryMiB: scenario.memoryMiB), into: paths.work)
           defer { for file in files { try? FileManager.default.removeItem(at: file) } }
           return try GuestMemory.census(of: files, marker: Array(plan.residueMarker.utf8))
         }

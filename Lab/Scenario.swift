@@ -241,6 +241,18 @@ struct Scenario {
         architecture: .riscv64, firmware: .direct, suites: [.trixie, .sid],
         extraLoadOptions: "--lab-corrupt-segment 0", expectation: .purgatoryRefuses(segment: 0)),
       Scenario(
+        name: "riscv64-scrub-off",
+        summary: "riscv64: 6.12 frees 256 MiB of a marker and hands off to 7.x unscrubbed: "
+          + "7.x's RAM has it",
+        architecture: .riscv64, firmware: .direct, suites: [.trixie, .sid],
+        residue: .survives(atLeastPages: 1024)),
+      Scenario(
+        name: "riscv64-scrub-on",
+        summary: "riscv64: the same with 'handoff load --scrub': the purgatory zeroes free RAM "
+          + "with translation off, and not one page of the marker is left",
+        architecture: .riscv64, firmware: .direct, suites: [.trixie, .sid],
+        extraLoadOptions: "--scrub", residue: .gone),
+      Scenario(
         name: "arm64-uki-6.1-to-6.12",
         summary: "arm64: 6.1 loads a unified kernel image of 6.12 the lab made with objcopy and "
           + "systemd's arm64 stub: its .initrd and .cmdline reach 6.12",

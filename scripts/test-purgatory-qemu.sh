@@ -284,6 +284,20 @@ riscv64_cases() {
   run stray-entry 0x80800000 3 1 0 halts \
     "handoff purgatory: 4 segments verified" \
     "handoff purgatory: trap, scause 0x2 at 0x7ffff000, stval 0xffffffff; halting"
+
+  # Scrubbing with translation off: two ranges of an 8 MiB area the harness
+  # filled, a page kept between and around them; then one that runs over a
+  # segment into the purgatory
+  defines=(-DSCRUB=1)
+  run scrub 0x80800000 7 1 0 0 \
+    "handoff purgatory: 4 segments verified" \
+    "handoff purgatory: scrubbing 8376320 bytes in 2 ranges below 0xa0000000, translation off" \
+    "handoff purgatory: scrubbed 8376320 bytes" \
+    "fake kernel: the scrub ranges read zero, the pages around them do not" "$kernel_ok"
+  defines=(-DSCRUB=2)
+  run scrub-over-segment 0x80800000 7 1 0 halts \
+    "handoff purgatory: 4 segments verified" \
+    "handoff purgatory: scrub range 0 [0x80501000, 0x80900000) overlaps the purgatory; halting"
 }
 
 for arch in "${architectures[@]}"; do

@@ -1,7 +1,8 @@
 // What Handoff's riscv64 purgatory needs of its hart besides Shared/: a
 // 16550 UART through byte-wide MMIO, halting, and a report of any trap its
 // own vector catches. entry.S calls `purgatory_main` (Shared/Main.swift)
-// with a stack of its own and translation off.
+// with a stack of its own and translation off; Scrub.swift zeroes free RAM
+// when asked.
 
 @_extern(c, "purgatory_mmio_read8")
 func purgatoryMMIORead8(_ address: UInt64) -> UInt8
@@ -27,16 +28,6 @@ func serialPut(_ base: UInt64, _ byte: UInt8) {
   var spins = 0
   while purgatoryMMIORead8(base &+ 5) & 0x20 == 0 && spins < 1_000_000 { spins += 1 }
   purgatoryMMIOWrite8(base, byte)
-}
-
-/// Scrubbing on riscv64 is not built yet, and the loader refuses --scrub
-/// here.
-func scrub(
-  _ parameters: Parameters, _ serial: Serial, segment: (start: UInt64, end: UInt64),
-  tables: UInt64
-) {
-  serial.write("handoff purgatory: no scrub on riscv64; halting\r\n")
-  halt()
 }
 
 @_cdecl("purgatory_exception")

@@ -61,6 +61,25 @@ purgatory_mmio_write8:
 	ret
 	.size purgatory_mmio_write8, . - purgatory_mmio_write8
 
+/* void purgatory_zero(uint64_t start, uint64_t size): size a multiple of 64 */
+	.globl purgatory_zero
+	.type purgatory_zero, %function
+purgatory_zero:
+	add	a1, a0, a1
+1:	bgeu	a0, a1, 2f
+	sd	zero, 0(a0)
+	sd	zero, 8(a0)
+	sd	zero, 16(a0)
+	sd	zero, 24(a0)
+	sd	zero, 32(a0)
+	sd	zero, 40(a0)
+	sd	zero, 48(a0)
+	sd	zero, 56(a0)
+	addi	a0, a0, 64
+	j	1b
+2:	ret
+	.size purgatory_zero, . - purgatory_zero
+
 /* void purgatory_halt(void), which never returns */
 	.globl purgatory_halt
 	.type purgatory_halt, %function

@@ -14,15 +14,21 @@
  * Built with -D for: DEST, PARAMETERS_OFFSET, MEMORY_SIZE (the blob's),
  * FLAGS (the block's flags word), PATCH (0 sets only the UART, so the block
  * names no kernel), CORRUPT (1 flips a byte in the second region after its
- * digest was taken) and FAULT (1 names a kernel entry in the PCI window below
- * RAM, so the jump traps into the purgatory's own vector). purgatory.bin must be in the
- * working directory.
+ * digest was taken), FAULT (1 names a kernel entry in the PCI window below
+ * RAM, so the jump traps into the purgatory's own vector) and SCRUB (1 fills
+ * 8 MiB at SCRUB_AREA and asks for two ranges in it zeroed, with a page kept
+ * between them and around them, which the fake kernel then checks; 2 asks
+ * for a range over a segment, which the purgatory must refuse).
+ * purgatory.bin must be in the working directory.
  */
 
 #include <stdint.h>
 
 #ifndef FAULT
 #define FAULT 0
+#endif
+#ifndef SCRUB
+#define SCRUB 0
 #endif
 
 #define DTB 0x88000000ull
@@ -32,7 +38,47 @@
 #define REGION1 0x80500000ull
 #define REGION2 0x80600003ull
 
+#define RAM_END 0xa0000000ull
+#define SCRUB_AREA 0x84000000ull
+#define SCRUB_AREA_SIZE 0x800000ull
+
 #include "../Shared/qemu-harness.h"
+
+/* {start, size} of each range to zero: two inside the filled area with a
+ * page between them, or with SCRUB 2 one that starts inside REGION1 */
+static const uint64_t scrub_ranges[2][2] = {
+    {SCRUB == 2 ? REGION1 + 0x1000 : SCRUB_AREA + 0x1000, 0x3ff000},
+    {SCRUB_AREA + 0x401000, 0x3fe000},
+};
+
+/* the block's scrub fields: identity-map end, page-table room, count, ranges */
+static void prepare_scrub(void) {
+  volatile uint8_t *area = (volatile uint8_t *)SCRUB_AREA;
+  for (uint64_t i = 0; i < SCRUB_AREA_SIZE; i++) area[i] = (uint8_t)(0x5a ^ (i >> 12));
+  volatile uint64_t *block = (volatile uint64_t *)(DEST + PARAMETERS_OFFSET);
+  block[0x238 / 8] = RAM_END;
+  block[0x240 / 8] = 0;
+  block[0x248 / 8] = 2;
+  for (int r = 0; r < 2; r++) {
+    block[0x250 / 8 + r * 2] = scrub_ranges[r][0];
+    block[0x250 / 8 + r * 2 + 1] = scrub_ranges[r][1];
+  }
+}
+
+/* whether every scrub range reads zero and the pages around them do not */
+static const char *scrub_wrong(void) {
+  volatile uint8_t *area = (volatile uint8_t *)SCRUB_AREA;
+  for (uint64_t i = 0; i < SCRUB_AREA_SIZE; i++) {
+    uint64_t address = SCRUB_AREA + i;
+    int zeroed = 0;
+    for (int r = 0; r < 2; r++)
+      if (address >= scrub_ranges[r][0] && address < scrub_ranges[r][0] + scrub_ranges[r][1])
+        zeroed = 1;
+    if (zeroed && area[i] != 0) return "a scrub range is not zero\r\n";
+    if (!zeroed && area[i] == 0) return "a byte outside the scrub ranges is zero\r\n";
+  }
+  return 0;
+}
 
 extern void fake_kernel(void);
 extern void jump_to_purgatory(uint64_t destination, uint64_t hart);
@@ -61,6 +107,7 @@ static void __attribute__((noreturn)) power_off(void) {
 
 void harness_main(void) {
   prepare_segments(FAULT ? 0x7ffff000ull : (uint64_t)fake_kernel, DTB, UART);
+  if (SCRUB) prepare_scrub();
   __asm__ volatile("fence.i" ::: "memory");
   jump_to_purgatory(DEST, HART);
 }
@@ -71,11 +118,13 @@ void kernel_check(uint64_t a0, uint64_t a1, uint64_t sp) {
   if (a0 != HART) wrong = "a0 is not the hart id\r\n";
   else if (a1 != DTB) wrong = "a1 is not the DTB\r\n";
   else if (sp < DEST || sp > DEST + MEMORY_SIZE) wrong = "SP is not inside the purgatory segment\r\n";
+  else if (SCRUB) wrong = scrub_wrong();
   if (wrong) {
     puts("fake kernel: reached, but wrong: ");
     puts(wrong);
     power_off();
   }
+  if (SCRUB) puts("fake kernel: the scrub ranges read zero, the pages around them do not\r\n");
   puts("fake kernel: reached with a0 = hart id, a1 = DTB, a stack in the segment\r\n");
   power_off();
 }

@@ -147,36 +147,7 @@ func scrub(
   // nothing the next kernel or this purgatory needs may be zeroed, and all
   // of it must lie inside the identity map
   let end = parameters.identityMapEnd
-  if segment.end > end {
-    serial.write("handoff purgatory: the identity map ends at ")
-    serial.writeHex(end)
-    serial.write(", below the purgatory's segment; halting\r\n")
-    halt()
-  }
-  for index in 0..<parameters.regionCount {
-    let region = parameters.region(index)
-    if region.start &+ region.memorySize > end {
-      serial.write("handoff purgatory: segment ")
-      serial.writeDecimal(UInt64(index))
-      serial.write(" ends beyond the identity map's end ")
-      serial.writeHex(end)
-      serial.write("; halting\r\n")
-      halt()
-    }
-  }
-  for index in 0..<parameters.scrubCount {
-    let range = parameters.scrubRange(index)
-    let rangeEnd = range.start + range.size
-    if range.start < segment.end && segment.start < rangeEnd {
-      refuse(serial, index, range, "overlaps the purgatory")
-    }
-    for regionIndex in 0..<parameters.regionCount {
-      let region = parameters.region(regionIndex)
-      if range.start < region.start &+ region.memorySize && region.start < rangeEnd {
-        refuse(serial, index, range, "overlaps a segment")
-      }
-    }
-  }
+  checkScrubRanges(parameters, serial, segment: segment, end: end)
 
   // page tables of our own, then off relocate_kernel's
   let processor = Processor.current()
@@ -200,8 +171,7 @@ func scrub(
   }
   purgatoryWriteCR3(map.build(end: end))
 
-  var total: UInt64 = 0
-  for index in 0..<parameters.scrubCount { total += parameters.scrubRange(index).size }
+  let total = scrubTotal(parameters)
   if parameters.announce {
     serial.write("handoff purgatory: scrubbing ")
     serial.writeDecimal(total)
@@ -227,20 +197,4 @@ func scrub(
     serial.write(processor.fastStrings ? "stosb" : "stosq")
     serial.write("\r\n")
   }
-}
-
-/// Halts, naming the scrub range that would have destroyed something.
-func refuse(
-  _ serial: Serial, _ index: Int, _ range: (start: UInt64, size: UInt64), _ reason: StaticString
-) -> Never {
-  serial.write("handoff purgatory: scrub range ")
-  serial.writeDecimal(UInt64(index))
-  serial.write(" [")
-  serial.writeHex(range.start)
-  serial.write(", ")
-  serial.writeHex(range.start &+ range.size)
-  serial.write(") ")
-  serial.write(reason)
-  serial.write("; halting\r\n")
-  halt()
 }

@@ -20,11 +20,13 @@ struct DeviceTreeLoadPlannerTests {
     architecture: DeviceTreeLoadPlanner.Architecture = .arm64, uart: String = "arm,pl011",
     kernelSize: Int = 0x180_0000, imageSize: UInt64 = 0x1c0_0000, textOffset: UInt64 = 0,
     initrd: [UInt8]? = [UInt8](repeating: 0xab, count: 0x30_0000),
+    reservedMemory: [(address: UInt64, size: UInt64)] = [],
     options: PlanOptions = PlanOptions()
   ) throws -> (plan: LoadPlan, edits: [String]) {
     let map = try MemoryMapParser.parseIomem(iomem, source: "iomem")
     let environment = DeviceTreeBootEnvironment(
-      memoryMap: map, deviceTree: DeviceTreeFixture.virt(uart: uart),
+      memoryMap: map,
+      deviceTree: DeviceTreeFixture.virt(uart: uart, reservedMemory: reservedMemory),
       deviceTreeSource: "/sys/firmware/fdt",
       kaslrSeed: 42, rngSeed: [1, 2, 3, 4])
     let plan = try DeviceTreeLoadPlanner(
@@ -108,7 +110,12 @@ struct DeviceTreeLoadPlannerTests {
 
   @Test("A scrub is refused on arm64, and an Image larger than RAM names the kernel")
   func refusals() {
-    #expect(throws: HandoffError.self) { _ = try Self.plan(options: PlanOptions(scrub: true)) }
+    #expect {
+      _ = try Self.plan(options: PlanOptions(scrub: true))
+    } throws: { error in
+      guard case .scrubUnavailable(let reason)? = error as? HandoffError else { return false }
+      return reason.hasPrefix("the aarch64 purgatory runs with the MMU and caches off")
+    }
     #expect {
       _ = try Self.plan(imageSize: 0x4000_0000)
     } throws: { error in
@@ -141,4 +148,44 @@ struct DeviceTreeLoadPlannerTests {
       return field == "text_offset"
     }
   }
+
+  /// Every page of RAM is zeroed, or is a segment, a reservation of the
+  /// running kernel, or a range the DTB reserves.
+  @Test("riscv64 scrub: every page of RAM is zeroed or kept, never both")
+  func riscv64Scrub() throws {
+    let firmware: (address: UInt64, size: UInt64) = (0x7e00_0000, 0x20_0800)
+    let (plan, _) = try Self.plan(
+      architecture: .riscv64, uart: "ns16550a", textOffset: 0x20_0000,
+      reservedMemory: [firmware, (0x5000_0000, 0)], options: PlanOptions(scrub: true))
+    let scrub = try #require(plan.purgatory.scrub)
+    #expect(scrub.identityMapEnd == 0x8000_0000)
+    #expect(scrub.pageTableBytes == 0)
+
+    var kept: [(start: UInt64, end: UInt64)] = [
+      (0x4166_0000, 0x41b3_0000), (0x4800_0000, 0x4810_0000),
+      (firmware.address, firmware.address + firmware.size),
+    ]
+    for segment in plan.segments {
+      kept.append((segment.destination, segment.destination + segment.memorySize))
+    }
+    var page: UInt64 = 0x4000_0000
+    var scrubbedPages: UInt64 = 0
+    while page < 0x8000_0000 {
+      let scrubbed = scrub.ranges.contains { $0.start <= page && page < $0.end }
+      let needed = kept.contains { $0.start < page + 0x1000 && page < $0.end }
+      #expect(scrubbed != needed, "page \(String(page, radix: 16))")
+      if scrubbed != needed { return }
+      if scrubbed { scrubbedPages += 1 }
+      page += 0x1000
+    }
+    #expect(scrub.totalBytes == scrubbedPages * 0x1000)
+
+    // the block carries the ranges, and the purgatory's own checks accept them
+    let purgatory = try PlanChecks.segment(plan, "purgatory")
+    let block = PurgatoryBlobRISCV64.parametersOffset
+    #expect(PlanChecks.word(purgatory.bytes, block + 0x28) & 4 != 0)
+    #expect(PlanChecks.word(purgatory.bytes, block + 0x238) == 0x8000_0000)
+    #expect(PlanChecks.word(purgatory.bytes, block + 0x248) == UInt64(scrub.ranges.count))
+  }
+
 }

@@ -9,8 +9,12 @@ public enum DeviceTreeFixture {
   /// A virt-like tree: RAM at 1 GiB, a PL011 at 0x9000000 named by
   /// stdout-path, and /chosen as the running kernel left it: its command
   /// line, its initrd, a spent kaslr-seed and a crash kernel's properties.
+  /// Each of `reservedMemory` becomes a node under /reserved-memory, as
+  /// OpenSBI's own region does on riscv64; a size of 0 a node with only a
+  /// `size`, placed by the kernel.
   public static func virt(
-    memory: (base: UInt64, size: UInt64) = (0x4000_0000, 0x4000_0000), uart: String = "arm,pl011"
+    memory: (base: UInt64, size: UInt64) = (0x4000_0000, 0x4000_0000), uart: String = "arm,pl011",
+    reservedMemory: [(address: UInt64, size: UInt64)] = []
   ) -> [UInt8] {
     var writer = Writer()
     writer.reservation(runningInitrd.start, runningInitrd.end - runningInitrd.start)
@@ -35,6 +39,27 @@ public enum DeviceTreeFixture {
         UInt32(memory.size >> 32), UInt32(truncatingIfNeeded: memory.size),
       ])
     writer.end()
+    if !reservedMemory.isEmpty {
+      writer.begin("reserved-memory")
+      writer.cells("#address-cells", [2])
+      writer.cells("#size-cells", [2])
+      writer.property("ranges", [])
+      for region in reservedMemory {
+        writer.begin("region@\(String(region.address, radix: 16))")
+        if region.size == 0 {
+          writer.cells("size", [0, 0x10_0000])
+        } else {
+          writer.cells(
+            "reg",
+            [
+              UInt32(region.address >> 32), UInt32(truncatingIfNeeded: region.address),
+              UInt32(region.size >> 32), UInt32(truncatingIfNeeded: region.size),
+            ])
+        }
+        writer.end()
+      }
+      writer.end()
+    }
     writer.begin("pl011@9000000")
     writer.property("compatible", Array(uart.utf8) + [0] + Array("arm,primecell".utf8) + [0])
     writer.cells("reg", [0, 0x900_0000, 0, 0x1000])

@@ -136,6 +136,48 @@ public struct DeviceTree {
     }
   }
 
+  /// The `reg` ranges of the nodes under /reserved-memory, read with the
+  /// #address-cells and #size-cells it declares; empty without such a node,
+  /// nil when its cells are not 1 or 2 words and so cannot be read.
+  /// Nodes with only a `size` were placed by the running kernel and have no
+  /// range here.
+  public var reservedMemory: [(address: UInt64, size: UInt64)]? {
+    buffer.withUnsafeBytes { tree -> [(address: UInt64, size: UInt64)]? in
+      let parent = Self.withCString("/reserved-memory") { fdt_path_offset(tree.baseAddress, $0) }
+      guard parent >= 0 else { return [] }
+      let addressCells = Int(fdt_address_cells(tree.baseAddress, parent))
+      let sizeCells = Int(fdt_size_cells(tree.baseAddress, parent))
+      guard (1...2).contains(addressCells), (1...2).contains(sizeCells) else { return nil }
+      let entrySize = (addressCells + sizeCells) * 4
+      var ranges: [(address: UInt64, size: UInt64)] = []
+      var node = fdt_first_subnode(tree.baseAddress, parent)
+      while node >= 0 {
+        var length: Int32 = 0
+        if let reg = Self.withCString("reg", { fdt_getprop(tree.baseAddress, node, $0, &length) }),
+          length > 0
+        {
+          let raw = UnsafeRawBufferPointer(start: reg, count: Int(length))
+          var offset = 0
+          while offset + entrySize <= raw.count {
+            let address = Self.cells(raw, at: offset, count: addressCells)
+            let size = Self.cells(raw, at: offset + addressCells * 4, count: sizeCells)
+            ranges.append((address, size))
+            offset += entrySize
+          }
+        }
+        node = fdt_next_subnode(tree.baseAddress, node)
+      }
+      return ranges
+    }
+  }
+
+  /// A big-endian number of `count` 32-bit cells at `offset`.
+  private static func cells(_ raw: UnsafeRawBufferPointer, at offset: Int, count: Int) -> UInt64 {
+    var value: UInt64 = 0
+    for byte in raw[offset..<offset + count * 4] { value = value << 8 | UInt64(byte) }
+    return value
+  }
+
   /// Removes the /memreserve/ entry for exactly `[address, address + size)`;
   /// true when there was one.
   @discardableResult

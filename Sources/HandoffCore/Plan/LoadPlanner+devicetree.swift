@@ -98,10 +98,11 @@ public struct DeviceTreeLoadPlanner {
   /// The plan, with the edits made to the DTB; or an error naming the
   /// segment that did not fit.
   public func plan() throws(HandoffError) -> LoadPlan {
-    if options.scrub {
+    if options.scrub && architecture == .arm64 {
       throw .scrubUnavailable(
-        reason: "the \(architecture.name) purgatory runs with translation off and does not "
-          + "scrub yet")
+        reason: "the aarch64 purgatory runs with the MMU and caches off, and zeroes written "
+          + "past the caches could be overwritten by lines the old kernel left dirty in them; "
+          + "it does not scrub yet")
     }
     var placer = SegmentPlacer(map: environment.memoryMap)
     let ramEnd = environment.memoryMap.ram.last?.end ?? 0
@@ -185,12 +186,33 @@ public struct DeviceTreeLoadPlanner {
     }
     let regions = PurgatoryRegion.covering(segments, verify: options.verify)
 
-    // the purgatory, told where to jump, what to check and which UART to use
+    // what a scrub zeroes: RAM with every segment cut out, this purgatory's
+    // own included, and whatever the next kernel's DTB reserves
+    var scrub: PurgatoryScrub? = nil
+    if options.scrub {
+      var kept: [MemoryRange] = []
+      for segment in segments {
+        kept.append(
+          MemoryRange(
+            start: segment.destination, end: segment.destination + segment.memorySize,
+            kind: .reserved))
+      }
+      kept.append(
+        MemoryRange(start: purgatory, end: purgatory + UInt64(blob.memorySize), kind: .reserved))
+      let ranges = try scrubRanges(keeping: kept, deviceTree: deviceTree.tree)
+      scrub = PurgatoryScrub(
+        ranges: ranges,
+        identityMapEnd: SegmentPlacer.roundUp(ramEnd, Self.kernelBaseAlignment),
+        pageTableBytes: 0)
+    }
+
+    // the purgatory, told where to jump, what to check, what to scrub and
+    // which UART to use
     let console = NextKernelDeviceTree.console(
       in: deviceTree.tree, compatible: architecture.console)
     let parameters = PurgatoryParameters(
       kernelEntry: kernelAddress, kernelArgument: deviceTreeAddress, serial: console ?? 0,
-      verify: options.verify, announce: options.announce, regions: regions)
+      verify: options.verify, announce: options.announce, regions: regions, scrub: scrub)
     segments.append(
       PlannedSegment(
         role: "purgatory", bytes: parameters.patched(blob.bytes, at: blob.parametersOffset),
@@ -201,4 +223,35 @@ public struct DeviceTreeLoadPlanner {
       segments: segments, entry: purgatory + UInt64(blob.entryOffset),
       purgatory: parameters, freeMemory: placer.freeRanges, deviceTreeEdits: deviceTree.edits)
   }
+
+  /// The RAM a riscv64 scrub zeroes, page-aligned: what /proc/iomem calls
+  /// System RAM, without `kept`, the reservations the running kernel shows
+  /// inside it, and the next kernel's /memreserve/ entries and
+  /// /reserved-memory ranges (riscv64 lists no reservation inside RAM in
+  /// /proc/iomem, so the DTB is where they are found).
+  ///
+  /// Throws `scrubUnavailable` for a /reserved-memory that cannot be read,
+  /// and `scrubTooFragmented` for more ranges than the purgatory holds.
+  func scrubRanges(
+    keeping kept: [MemoryRange], deviceTree: DeviceTree
+  ) throws(HandoffError) -> [MemoryRange] {
+    guard let reservedMemory = deviceTree.reservedMemory else {
+      throw .scrubUnavailable(
+        reason: "\(environment.deviceTreeSource) has a /reserved-memory whose #address-cells "
+          + "or #size-cells cannot be read, so what it reserves is unknown")
+    }
+    let map = environment.memoryMap
+    var ranges = map.ram.coalesced()
+    for range in kept + map.excluded { ranges = ranges.subtracting(range.start, range.end) }
+    for reservation in deviceTree.memoryReservations + reservedMemory {
+      let (end, overflow) = reservation.address.addingReportingOverflow(reservation.size)
+      ranges = ranges.subtracting(reservation.address, overflow ? .max : end)
+    }
+    ranges = ranges.shrunkToPages(SegmentPlacer.pageSize)
+    guard ranges.count <= PurgatoryParameters.scrubRangeLimit else {
+      throw .scrubTooFragmented(ranges: ranges.count, limit: PurgatoryParameters.scrubRangeLimit)
+    }
+    return ranges
+  }
+
 }
