@@ -154,41 +154,50 @@ enum BenchmarkError: Error, CustomStringConvertible {
   }
 }
 
-/// Boots the benchmark's guests round after round and reports the medians.
-struct Benchmark {
-  static let defaultRounds = 5
+/// What `handoff-lab bench` was asked to run.
+struct BenchmarkOptions {
+  var rounds = 5
+  /// In the order of `BenchmarkVariant.allCases`; every one unless named.
+  var variants = BenchmarkVariant.allCases
 
-  let paths: LabPaths
-  let echo: Bool
-  let rounds: Int
-
-  /// The guest: q35 under TCG with SeaBIOS, as the lab's plain scenarios.
-  static let memoryMiB = 1024
-  static let nextCommandLine = "console=ttyS0 panic=-1 handoff.bench=next"
-
-  /// Reads `--rounds N` (or `--rounds=N`) out of `arguments`; nil when the
-  /// value is not a positive number.
-  static func rounds(from arguments: [String]) -> Int? {
-    var rounds = defaultRounds
+  /// Reads `--rounds N` and any number of `--variant NAME`, each also as
+  /// `--option=value`; nil for anything else, a count below 1 or an
+  /// unknown variant.
+  init?(_ arguments: [String]) {
+    var named: [BenchmarkVariant] = []
     var index = 0
     while index < arguments.count {
-      let argument = arguments[index]
-      if argument == "--rounds", index + 1 < arguments.count {
-        guard let value = Int(arguments[index + 1]), value > 0 else { return nil }
-        rounds = value
+      var parts = arguments[index].split(separator: "=", maxSplits: 1).map(String.init)
+      if parts.count == 1, index + 1 < arguments.count {
         index += 1
-      } else if argument.hasPrefix("--rounds=") {
-        guard let value = Int(argument.dropFirst("--rounds=".count)), value > 0 else {
-          return nil
-        }
+        parts.append(arguments[index])
+      }
+      guard parts.count == 2 else { return nil }
+      switch parts[0] {
+      case "--rounds":
+        guard let value = Int(parts[1]), value > 0 else { return nil }
         rounds = value
-      } else {
+      case "--variant":
+        guard let variant = BenchmarkVariant(rawValue: parts[1]) else { return nil }
+        named.append(variant)
+      default:
         return nil
       }
       index += 1
     }
-    return rounds
+    if !named.isEmpty { variants = BenchmarkVariant.allCases.filter(named.contains) }
   }
+}
+
+/// Boots the benchmark's guests round after round and reports the medians.
+struct Benchmark {
+  let paths: LabPaths
+  let echo: Bool
+  let options: BenchmarkOptions
+
+  /// The guest: q35 under TCG with SeaBIOS, as the lab's plain scenarios.
+  static let memoryMiB = 1024
+  static let nextCommandLine = "console=ttyS0 panic=-1 handoff.bench=next"
 
   /// Runs every round and prints the table; false when a run failed or the
   /// guests could not be built.
@@ -230,8 +239,10 @@ struct Benchmark {
     let initrd = paths.work.appendingPathComponent("bench.cpio")
     try Data(initramfs).write(to: initrd)
 
+    let rounds = options.rounds
     let setup = BenchmarkSetup(
       firstRelease: first.release, nextRelease: next.release, rounds: rounds,
+      variants: options.variants,
       nextKernelBytes: nextKernel.count, nextInitrdBytes: nextInitrd.count,
       initramfsBytes: initramfs.count, handoffBytes: handoff.count, kexecTools: kexecTools,
       handoffPath: paths.handoffBinary.path, otherHandoffs: others)
@@ -241,7 +252,7 @@ struct Benchmark {
     var failures: [String] = []
     for round in 1...rounds {
       // each round starts one further along, so no variant always runs first
-      let order = BenchmarkVariant.allCases
+      let order = options.variants
       let start = (round - 1) % order.count
       for variant in order[start...] + order[..<start] {
         let tag = "round \(round)/\(rounds) \(variant.rawValue)"

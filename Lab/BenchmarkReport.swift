@@ -8,6 +8,7 @@ struct BenchmarkSetup {
   let firstRelease: String
   let nextRelease: String
   let rounds: Int
+  let variants: [BenchmarkVariant]
   let nextKernelBytes: Int
   let nextInitrdBytes: Int
   let initramfsBytes: Int
@@ -21,14 +22,15 @@ struct BenchmarkSetup {
   func printHeader() {
     print(
       "Handoff bench: Debian \(firstRelease) loads and boots \(nextRelease), "
-        + "\(rounds) round\(rounds == 1 ? "" : "s") of \(BenchmarkVariant.allCases.count) runs")
+        + "\(rounds) round\(rounds == 1 ? "" : "s") of \(variants.count) "
+        + "run\(variants.count == 1 ? "" : "s")")
     print(
       "  QEMU q35 under TCG, SeaBIOS, \(Benchmark.memoryMiB) MiB, 1 vCPU; one initramfs "
         + "(\(mebibytes(initramfsBytes))) carries both loaders")
     print(
       "  next kernel \(mebibytes(nextKernelBytes)), next initramfs \(mebibytes(nextInitrdBytes)),"
         + " the same for every run")
-    print("  runs: " + BenchmarkVariant.allCases.map(\.rawValue).joined(separator: ", "))
+    print("  runs: " + variants.map(\.rawValue).joined(separator: ", "))
     fflush(nil)
   }
 }
@@ -69,7 +71,7 @@ struct BenchmarkReport {
       pad("median of each", 26) + pad("verify", 8) + right("load", 7) + right("user", 7)
         + right("sys", 6) + right("exec to next kernel", 22) + right("max RSS", 11)
         + right("runs", 7))
-    for variant in BenchmarkVariant.allCases {
+    for variant in setup.variants {
       let mine = samples.filter { $0.variant == variant }
       func cell(_ value: (BenchmarkSample) -> Double, _ format: String, _ width: Int) -> String {
         right(median(mine.map(value)).map { String(format: format, $0) } ?? "-", width)
@@ -141,14 +143,16 @@ struct BenchmarkReport {
     }
   }
 
-  /// The project's goals first, then ratios with no goal.
+  /// The project's goals first, then ratios with no goal; only those whose
+  /// variants both ran.
   var ratios: [BenchmarkRatio] {
     let quiet = samples.filter { !$0.host.isShared }
     func make(
       _ text: String, _ value: (BenchmarkSample) -> Double, _ top: BenchmarkVariant,
       _ bottom: BenchmarkVariant, limit: Double? = nil
-    ) -> BenchmarkRatio {
-      BenchmarkRatio(
+    ) -> BenchmarkRatio? {
+      guard setup.variants.contains(top), setup.variants.contains(bottom) else { return nil }
+      return BenchmarkRatio(
         text: text, value: ratio(value, top, bottom, in: samples),
         quietValue: ratio(value, top, bottom, in: quiet, least: 2), limit: limit)
     }
@@ -171,7 +175,7 @@ struct BenchmarkReport {
       make(
         "max RSS of the load, both verifying: handoff / kexec -l",
         { Double($0.maxRSSKiB) }, .handoff, .kexecTools),
-    ]
+    ].compactMap { $0 }
   }
 
   /// The ratio of `top`'s median to `bottom`'s among `samples`; nil when
