@@ -25,13 +25,21 @@ struct BenchmarkSetup {
         + "\(rounds) round\(rounds == 1 ? "" : "s") of \(variants.count) "
         + "run\(variants.count == 1 ? "" : "s")")
     print(
-      "  QEMU q35 under TCG, SeaBIOS, \(Benchmark.memoryMiB) MiB, 1 vCPU; one initramfs "
+      "  QEMU q35 under TCG, SeaBIOS, \(memory), 1 vCPU; one initramfs "
         + "(\(mebibytes(initramfsBytes))) carries both loaders")
     print(
       "  next kernel \(mebibytes(nextKernelBytes)), next initramfs \(mebibytes(nextInitrdBytes)),"
         + " the same for every run")
     print("  runs: " + variants.map(\.rawValue).joined(separator: ", "))
     fflush(nil)
+  }
+
+  /// The guests' RAM: the scrub's guest has more than the others.
+  var memory: String {
+    let scrub = BenchmarkVariant.handoffScrub
+    let others = variants.first { $0 != scrub }.map { "\($0.memoryMiB) MiB" }
+    let scrubbing = variants.contains(scrub) ? "\(scrub.memoryMiB) MiB for \(scrub.rawValue)" : nil
+    return [others, scrubbing].compactMap { $0 }.joined(separator: ", ")
   }
 }
 
@@ -112,6 +120,10 @@ struct BenchmarkReport {
       pad("ratio of medians", 59) + right("all", 8) + right("quiet", 8) + right("goal", 10)
         + "   result")
     for ratio in ratios { Swift.print(ratio.row) }
+
+    ScrubReport(
+      samples: samples.compactMap(\.scrub), memoryMiB: BenchmarkVariant.handoffScrub.memoryMiB
+    ).print()
 
     // the sizes
     let kexec = setup.kexecTools
@@ -202,12 +214,12 @@ func median(_ values: [Double]) -> Double? {
 }
 
 /// `text` followed by spaces to `width` columns, or by one space when longer.
-private func pad(_ text: String, _ width: Int) -> String {
+func pad(_ text: String, _ width: Int) -> String {
   text.count >= width ? text + " " : text.padding(toLength: width, withPad: " ", startingAt: 0)
 }
 
 /// `text` after spaces, ending at column `width`.
-private func right(_ text: String, _ width: Int) -> String {
+func right(_ text: String, _ width: Int) -> String {
   String(repeating: " ", count: max(1, width - text.count)) + text
 }
 
