@@ -78,16 +78,17 @@ struct KexecToolsFiles {
 /// user space, built static with musl-gcc.
 enum MemsetRateProgram {
   static let source = "lab/memset-rate.c"
+  static let compilerPath = "/usr/bin/musl-gcc"
 
   /// Compiles the program into `work` and returns the binary.
   static func build(in work: URL) throws -> [UInt8] {
     try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
     let binary = work.appendingPathComponent("memset-rate")
-    let compiler = Process()
-    compiler.executableURL = URL(fileURLWithPath: "/usr/bin/musl-gcc")
-    guard FileManager.default.isExecutableFile(atPath: compiler.executableURL!.path) else {
-      throw LabError.missing("musl-gcc (Debian's musl-tools); run 'make setup'")
+    guard FileManager.default.isExecutableFile(atPath: compilerPath) else {
+      throw LabError.missing("\(compilerPath) (Debian's musl-tools); run 'make setup'")
     }
+    let compiler = Process()
+    compiler.executableURL = URL(fileURLWithPath: compilerPath)
     compiler.arguments = ["-static", "-O2", "-Wall", "-Werror", "-o", binary.path, source]
     try compiler.run()
     compiler.waitUntilExit()
