@@ -114,12 +114,15 @@ struct BenchmarkReport {
           + " more each).")
     }
 
-    // the goals, then ratios shown for reference
-    Swift.print("")
-    Swift.print(
-      pad("ratio of medians", 59) + right("all", 8) + right("quiet", 8) + right("goal", 10)
-        + "   result")
-    for ratio in ratios { Swift.print(ratio.row) }
+    // the goals, then ratios shown for reference, when their variants ran
+    let ratios = ratios
+    if !ratios.isEmpty {
+      Swift.print("")
+      Swift.print(
+        pad("ratio of medians", 59) + right("all", 8) + right("quiet", 8) + right("goal", 10)
+          + "   result")
+      for ratio in ratios { Swift.print(ratio.row) }
+    }
 
     ScrubReport(
       samples: samples.compactMap(\.scrub), memoryMiB: BenchmarkVariant.handoffScrub.memoryMiB
