@@ -104,18 +104,18 @@ struct BenchmarkReport {
       Swift.print("  " + line)
     }
 
+    let ratios = ratios
     let shared = samples.filter(\.host.isShared).count
     if shared > 0 {
       Swift.print(
         "  \(shared) of \(samples.count) runs shared the host's CPUs with other work (marked"
           + " above); their")
       Swift.print(
-        "  times are longer than the loaders' own. 'quiet' below leaves them out (2 runs or"
-          + " more each).")
+        "  times are longer than the loaders' own."
+          + (ratios.isEmpty ? "" : " 'quiet' below leaves them out (2 runs or more each)."))
     }
 
     // the goals, then ratios shown for reference, when their variants ran
-    let ratios = ratios
     if !ratios.isEmpty {
       Swift.print("")
       Swift.print(
