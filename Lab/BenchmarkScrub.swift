@@ -14,8 +14,8 @@ struct ScrubSample {
   let cycles: Double
   let instruction: String
   /// From the purgatory's `scrubbing` line to its `scrubbed` line on the
-  /// host's clock: the zeroing, the page tables' build and a line written
-  /// to the serial port, a check on the TSC's figure.
+  /// host's clock: the zeroing and one line written to the serial port, a
+  /// check on the TSC's figure.
   let hostSeconds: Double
   /// memset-rate: as many bytes zeroed in passes over one buffer, whose
   /// pages it touched before timing.
@@ -111,9 +111,8 @@ struct ScrubReport {
         + "into seconds.",
       "On the host's clock the purgatory's lines before and after the zeroing came "
         + figure(\.hostSeconds, "%.2f s"),
-      "apart (its page tables and one console line included). This guest's RAM is all",
-      "resident on the host from the start (-mem-prealloc), so neither pays for the host's",
-      "page faults.",
+      "apart, one console line included. This guest's RAM is resident on the host from",
+      "the start (-mem-prealloc), so neither figure includes the host's page faults.",
     ] {
       Swift.print("  " + line)
     }
