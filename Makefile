@@ -56,10 +56,12 @@ demo: setup static-x86_64 build
 test: setup static static-test build unit lint purgatory-test fuzz-smoke
 	$(LAB) run
 
-# Handoff and kexec-tools, 5 rounds each: make bench ROUNDS=1 for a quick try
+# Handoff and kexec-tools, 5 rounds each: make bench ROUNDS=1 for a quick
+# try, VARIANTS='handoff kexec-tools' for some only (names: handoff-lab's usage)
 ROUNDS ?= 5
+VARIANTS ?=
 bench: setup static build
-	$(LAB) bench --rounds $(ROUNDS)
+	$(LAB) bench --rounds $(ROUNDS) $(addprefix --variant ,$(VARIANTS))
 
 # libFuzzer targets for every parser of outside input (README, "Fuzzing"):
 # a short run of each for `make test`; make fuzz FUZZ_SECONDS=120 for less

@@ -12,6 +12,7 @@ enum BenchmarkVariant: String, CaseIterable {
   case kexecTools = "kexec-tools"
   case handoffNoVerify = "handoff-no-verify"
   case kexecToolsNoChecks = "kexec-tools-no-checks"
+  case handoffScrub = "handoff-scrub"
 
   /// The commands the guest runs, as the table names them.
   var label: String {
@@ -20,19 +21,27 @@ enum BenchmarkVariant: String, CaseIterable {
     case .kexecTools: return "kexec -l"
     case .handoffNoVerify: return "handoff load --no-verify"
     case .kexecToolsNoChecks: return "kexec -l -i"
+    case .handoffScrub: return "handoff load --scrub"
     }
   }
 
   /// What checks the segments before the jump.
   var verification: String {
     switch self {
-    case .handoff: return "xxh64"
+    case .handoff, .handoffScrub: return "xxh64"
     case .kexecTools: return "SHA-256"
     case .handoffNoVerify, .kexecToolsNoChecks: return "none"
     }
   }
 
-  var isHandoff: Bool { self == .handoff || self == .handoffNoVerify }
+  var isHandoff: Bool { self == .handoff || self == .handoffNoVerify || self == .handoffScrub }
+
+  /// The guest's RAM: the scrub's gets more, so that there is much to zero.
+  var memoryMiB: Int { self == .handoffScrub ? 2048 : 1024 }
+
+  /// How long a run may take: a scrub under TCG zeroes slowly, and its
+  /// guest first zeroes as much again with memset.
+  var timeoutSeconds: Double { self == .handoffScrub ? 400 : 150 }
 }
 
 /// What one run measured.
@@ -52,6 +61,8 @@ struct BenchmarkSample {
   let rssFloorKiB: Int
   /// From `LAB: exec` to the next kernel's `Linux version` line, on the host.
   let execToNextKernel: Double
+  /// The scrub's and memset's figures, for `handoff load --scrub`.
+  let scrub: ScrubSample?
   /// What else the host ran meanwhile.
   var host = HostShare()
 
@@ -124,6 +135,7 @@ struct BenchmarkSample {
     maxRSSKiB = rss / Self.busyboxMaxRSSFactor
     rssFloorKiB = floorKiB / Self.busyboxMaxRSSFactor
     execToNextKernel = lines[first].time - lines[exec].time
+    scrub = variant == .handoffScrub ? try ScrubSample(lines: lines) : nil
   }
 
   /// busybox 1.35's `time -f %M` takes ru_maxrss for a count of pages and
@@ -133,7 +145,7 @@ struct BenchmarkSample {
   static let busyboxMaxRSSFactor = 4096 / 1024
 
   /// The `key=value` words of a report line.
-  private static func fields(_ line: String) -> [String: String] {
+  static func fields(_ line: String) -> [String: String] {
     var fields: [String: String] = [:]
     for word in line.split(separator: " ") {
       let parts = word.split(separator: "=", maxSplits: 1)
@@ -154,41 +166,49 @@ enum BenchmarkError: Error, CustomStringConvertible {
   }
 }
 
-/// Boots the benchmark's guests round after round and reports the medians.
-struct Benchmark {
-  static let defaultRounds = 5
+/// What `handoff-lab bench` was asked to run.
+struct BenchmarkOptions {
+  var rounds = 5
+  /// In the order of `BenchmarkVariant.allCases`; every one unless named.
+  var variants = BenchmarkVariant.allCases
 
-  let paths: LabPaths
-  let echo: Bool
-  let rounds: Int
-
-  /// The guest: q35 under TCG with SeaBIOS, as the lab's plain scenarios.
-  static let memoryMiB = 1024
-  static let nextCommandLine = "console=ttyS0 panic=-1 handoff.bench=next"
-
-  /// Reads `--rounds N` (or `--rounds=N`) out of `arguments`; nil when the
-  /// value is not a positive number.
-  static func rounds(from arguments: [String]) -> Int? {
-    var rounds = defaultRounds
+  /// Reads `--rounds N` and any number of `--variant NAME`, each also as
+  /// `--option=value`; nil for anything else, a count below 1 or an
+  /// unknown variant.
+  init?(_ arguments: [String]) {
+    var named: [BenchmarkVariant] = []
     var index = 0
     while index < arguments.count {
-      let argument = arguments[index]
-      if argument == "--rounds", index + 1 < arguments.count {
-        guard let value = Int(arguments[index + 1]), value > 0 else { return nil }
-        rounds = value
+      var parts = arguments[index].split(separator: "=", maxSplits: 1).map(String.init)
+      if parts.count == 1, index + 1 < arguments.count {
         index += 1
-      } else if argument.hasPrefix("--rounds=") {
-        guard let value = Int(argument.dropFirst("--rounds=".count)), value > 0 else {
-          return nil
-        }
+        parts.append(arguments[index])
+      }
+      guard parts.count == 2 else { return nil }
+      switch parts[0] {
+      case "--rounds":
+        guard let value = Int(parts[1]), value > 0 else { return nil }
         rounds = value
-      } else {
+      case "--variant":
+        guard let variant = BenchmarkVariant(rawValue: parts[1]) else { return nil }
+        named.append(variant)
+      default:
         return nil
       }
       index += 1
     }
-    return rounds
+    if !named.isEmpty { variants = BenchmarkVariant.allCases.filter(named.contains) }
   }
+}
+
+/// Boots the benchmark's guests round after round and reports the medians.
+struct Benchmark {
+  let paths: LabPaths
+  let echo: Bool
+  let options: BenchmarkOptions
+
+  /// What both loaders give the next kernel.
+  static let nextCommandLine = "console=ttyS0 panic=-1 handoff.bench=next"
 
   /// Runs every round and prints the table; false when a run failed or the
   /// guests could not be built.
@@ -212,6 +232,7 @@ struct Benchmark {
       throw LabError.missing("busybox (\(paths.busybox(.x86_64).path)); run 'make setup'")
     }
     let kexecTools = try KexecToolsFiles.fromHost()
+    let memsetRate = try MemsetRateProgram.build(in: paths.work)
     let others = ["aarch64", "riscv64"].map { arch in
       let path = paths.handoffBinary.deletingLastPathComponent()
         .appendingPathComponent("handoff-\(arch)").path
@@ -221,7 +242,8 @@ struct Benchmark {
 
     // one initramfs for every run
     let guest = BenchmarkGuest(
-      busybox: [UInt8](busybox), handoff: [UInt8](handoff), kexecTools: kexecTools)
+      busybox: [UInt8](busybox), handoff: [UInt8](handoff), kexecTools: kexecTools,
+      memsetRate: memsetRate)
     let nextKernel = [UInt8](try Data(contentsOf: next.image))
     let nextInitrd = guest.nextInitramfs()
     let initramfs = guest.firstInitramfs(
@@ -230,8 +252,10 @@ struct Benchmark {
     let initrd = paths.work.appendingPathComponent("bench.cpio")
     try Data(initramfs).write(to: initrd)
 
+    let rounds = options.rounds
     let setup = BenchmarkSetup(
       firstRelease: first.release, nextRelease: next.release, rounds: rounds,
+      variants: options.variants,
       nextKernelBytes: nextKernel.count, nextInitrdBytes: nextInitrd.count,
       initramfsBytes: initramfs.count, handoffBytes: handoff.count, kexecTools: kexecTools,
       handoffPath: paths.handoffBinary.path, otherHandoffs: others)
@@ -241,7 +265,7 @@ struct Benchmark {
     var failures: [String] = []
     for round in 1...rounds {
       // each round starts one further along, so no variant always runs first
-      let order = BenchmarkVariant.allCases
+      let order = options.variants
       let start = (round - 1) % order.count
       for variant in order[start...] + order[..<start] {
         let tag = "round \(round)/\(rounds) \(variant.rawValue)"
@@ -275,16 +299,21 @@ struct Benchmark {
     _ variant: BenchmarkVariant, round: Int, first: LabKernel, next: LabKernel, initrd: URL
   ) throws -> BenchmarkSample {
     let runner = QemuRunner(paths: paths, echo: echo)
-    let arguments = [
-      "-M", "q35", "-accel", "tcg", "-m", "\(Self.memoryMiB)", "-smp", "1",
+    var arguments = [
+      "-M", "q35", "-accel", "tcg", "-m", "\(variant.memoryMiB)", "-smp", "1",
       "-nodefaults", "-display", "none", "-serial", "stdio", "-monitor", "none",
       "-no-reboot",
       "-kernel", first.image.path, "-initrd", initrd.path,
       "-append", "console=ttyS0 panic=-1 handoff.bench=\(variant.rawValue)",
     ]
+    // the scrub's guest has all its RAM resident on the host from the start,
+    // as a real machine has: otherwise the scrub, the first to write most of
+    // it, would also time the host's page faults, which memset-rate, whose
+    // buffer is written once before timing, does not
+    if variant == .handoffScrub { arguments.append("-mem-prealloc") }
     // the next kernel powers off by itself; a halted purgatory never does
     let (lines, timedOut) = try runner.run(
-      arguments, timeout: 150,
+      arguments, timeout: variant.timeoutSeconds,
       finished: { $0 == "LAB: end" || $0.hasPrefix("handoff purgatory: segment") })
     let log = paths.work.appendingPathComponent("bench-\(variant.rawValue)-\(round).log")
     try lines.map { String(format: "%7.2f | ", $0.time) + $0.text }.joined(separator: "\n")

@@ -74,13 +74,41 @@ struct KexecToolsFiles {
   }
 }
 
+/// lab/memset-rate.c, the scrub's baseline: a plain memset in the guest's
+/// user space, built static with musl-gcc.
+enum MemsetRateProgram {
+  static let source = "lab/memset-rate.c"
+  static let compilerPath = "/usr/bin/musl-gcc"
+
+  /// Compiles the program into `work` and returns the binary.
+  static func build(in work: URL) throws -> [UInt8] {
+    try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+    let binary = work.appendingPathComponent("memset-rate")
+    guard FileManager.default.isExecutableFile(atPath: compilerPath) else {
+      throw LabError.missing("\(compilerPath) (Debian's musl-tools); run 'make setup'")
+    }
+    let compiler = Process()
+    compiler.executableURL = URL(fileURLWithPath: compilerPath)
+    compiler.arguments = ["-static", "-O2", "-Wall", "-Werror", "-o", binary.path, source]
+    try compiler.run()
+    compiler.waitUntilExit()
+    guard compiler.terminationStatus == 0,
+      let contents = FileManager.default.contents(atPath: binary.path)
+    else {
+      throw LabError.tool("musl-gcc could not build \(source)")
+    }
+    return [UInt8](contents)
+  }
+}
+
 /// Builds the benchmark's two initramfs images with Handoff's cpio writer:
-/// the first kernel's, with both loaders, the next kernel and the next
-/// initramfs; and the next kernel's, which reports and powers off.
+/// the first kernel's, with both loaders, memset-rate, the next kernel and
+/// the next initramfs; and the next kernel's, which reports and powers off.
 struct BenchmarkGuest {
   let busybox: [UInt8]
   let handoff: [UInt8]
   let kexecTools: KexecToolsFiles
+  let memsetRate: [UInt8]
 
   /// The next kernel's initramfs: busybox and the init script alone.
   func nextInitramfs() -> [UInt8] {
@@ -95,6 +123,7 @@ struct BenchmarkGuest {
     let carried = [kexecTools.binary] + kexecTools.libraries
     var archive = base(extraDirectories: Self.parents(of: carried.map(\.path)) + ["next"])
     archive.addFile("bin/handoff", contents: handoff, mode: 0o755)
+    archive.addFile("bin/memset-rate", contents: memsetRate, mode: 0o755)
     for file in carried {
       archive.addFile(String(file.path.dropFirst()), contents: file.contents, mode: 0o755)
     }
@@ -142,6 +171,10 @@ struct BenchmarkGuest {
 /// wait4). The same wrapper around busybox alone gives the floor that
 /// report cannot go below: the wrapper's own resident set, which the child
 /// inherits until it runs the loader.
+///
+/// Before a scrub, the guest asks `handoff plan --scrub --json` how many
+/// bytes the purgatory will zero and has memset-rate zero as many, for the
+/// baseline and the TSC's rate.
 enum BenchmarkInitScript {
   static let text = """
     #!/bin/busybox sh
@@ -166,6 +199,12 @@ enum BenchmarkInitScript {
     busybox time -f "%M" -o /tmp/floor /bin/busybox true
     echo "LAB: rss-floor-kb=$(cat /tmp/floor)"
     next="$(cat /next/cmdline)"
+    if [ "$variant" = handoff-scrub ]; then
+      bytes=$(handoff plan /next/vmlinuz --initrd /next/initrd --cmdline "$next" --scrub --json |
+        tr -d ' \\n' | sed -n 's/.*"scrub":{"bytes":\\([0-9]*\\),.*/\\1/p')
+      echo "LAB: scrub-plan bytes=$bytes"
+      echo "LAB: memset $(memset-rate "$bytes")"
+    fi
     report="LAB: rusage max_rss_kb=%M user=%U sys=%S elapsed=%e"
     timed() { busybox time -f "$report" -o /tmp/rusage "$@"; }
 
@@ -174,6 +213,8 @@ enum BenchmarkInitScript {
       handoff) timed handoff load /next/vmlinuz --initrd /next/initrd --cmdline "$next" ;;
       handoff-no-verify)
         timed handoff load /next/vmlinuz --initrd /next/initrd --cmdline "$next" --no-verify ;;
+      handoff-scrub)
+        timed handoff load /next/vmlinuz --initrd /next/initrd --cmdline "$next" --scrub ;;
       kexec-tools) timed kexec -l /next/vmlinuz --initrd=/next/initrd --command-line="$next" ;;
       kexec-tools-no-checks)
         timed kexec -l -i /next/vmlinuz --initrd=/next/initrd --command-line="$next" ;;

@@ -8,6 +8,7 @@ struct BenchmarkSetup {
   let firstRelease: String
   let nextRelease: String
   let rounds: Int
+  let variants: [BenchmarkVariant]
   let nextKernelBytes: Int
   let nextInitrdBytes: Int
   let initramfsBytes: Int
@@ -21,15 +22,24 @@ struct BenchmarkSetup {
   func printHeader() {
     print(
       "Handoff bench: Debian \(firstRelease) loads and boots \(nextRelease), "
-        + "\(rounds) round\(rounds == 1 ? "" : "s") of \(BenchmarkVariant.allCases.count) runs")
+        + "\(rounds) round\(rounds == 1 ? "" : "s") of \(variants.count) "
+        + "run\(variants.count == 1 ? "" : "s")")
     print(
-      "  QEMU q35 under TCG, SeaBIOS, \(Benchmark.memoryMiB) MiB, 1 vCPU; one initramfs "
+      "  QEMU q35 under TCG, SeaBIOS, \(memory), 1 vCPU; one initramfs "
         + "(\(mebibytes(initramfsBytes))) carries both loaders")
     print(
       "  next kernel \(mebibytes(nextKernelBytes)), next initramfs \(mebibytes(nextInitrdBytes)),"
         + " the same for every run")
-    print("  runs: " + BenchmarkVariant.allCases.map(\.rawValue).joined(separator: ", "))
+    print("  runs: " + variants.map(\.rawValue).joined(separator: ", "))
     fflush(nil)
+  }
+
+  /// The guests' RAM: the scrub's guest has more than the others.
+  var memory: String {
+    let scrub = BenchmarkVariant.handoffScrub
+    let others = variants.first { $0 != scrub }.map { "\($0.memoryMiB) MiB" }
+    let scrubbing = variants.contains(scrub) ? "\(scrub.memoryMiB) MiB for \(scrub.rawValue)" : nil
+    return [others, scrubbing].compactMap { $0 }.joined(separator: ", ")
   }
 }
 
@@ -69,7 +79,7 @@ struct BenchmarkReport {
       pad("median of each", 26) + pad("verify", 8) + right("load", 7) + right("user", 7)
         + right("sys", 6) + right("exec to next kernel", 22) + right("max RSS", 11)
         + right("runs", 7))
-    for variant in BenchmarkVariant.allCases {
+    for variant in setup.variants {
       let mine = samples.filter { $0.variant == variant }
       func cell(_ value: (BenchmarkSample) -> Double, _ format: String, _ width: Int) -> String {
         right(median(mine.map(value)).map { String(format: format, $0) } ?? "-", width)
@@ -94,22 +104,29 @@ struct BenchmarkReport {
       Swift.print("  " + line)
     }
 
+    let ratios = ratios
     let shared = samples.filter(\.host.isShared).count
     if shared > 0 {
       Swift.print(
         "  \(shared) of \(samples.count) runs shared the host's CPUs with other work (marked"
           + " above); their")
       Swift.print(
-        "  times are longer than the loaders' own. 'quiet' below leaves them out (2 runs or"
-          + " more each).")
+        "  times are longer than the loaders' own."
+          + (ratios.isEmpty ? "" : " 'quiet' below leaves them out (2 runs or more each)."))
     }
 
-    // the goals, then ratios shown for reference
-    Swift.print("")
-    Swift.print(
-      pad("ratio of medians", 59) + right("all", 8) + right("quiet", 8) + right("goal", 10)
-        + "   result")
-    for ratio in ratios { Swift.print(ratio.row) }
+    // the goals, then ratios shown for reference, when their variants ran
+    if !ratios.isEmpty {
+      Swift.print("")
+      Swift.print(
+        pad("ratio of medians", 59) + right("all", 8) + right("quiet", 8) + right("goal", 10)
+          + "   result")
+      for ratio in ratios { Swift.print(ratio.row) }
+    }
+
+    ScrubReport(
+      samples: samples.compactMap(\.scrub), memoryMiB: BenchmarkVariant.handoffScrub.memoryMiB
+    ).print()
 
     // the sizes
     let kexec = setup.kexecTools
@@ -141,14 +158,16 @@ struct BenchmarkReport {
     }
   }
 
-  /// The project's goals first, then ratios with no goal.
+  /// The project's goals first, then ratios with no goal; only those whose
+  /// variants both ran.
   var ratios: [BenchmarkRatio] {
     let quiet = samples.filter { !$0.host.isShared }
     func make(
       _ text: String, _ value: (BenchmarkSample) -> Double, _ top: BenchmarkVariant,
       _ bottom: BenchmarkVariant, limit: Double? = nil
-    ) -> BenchmarkRatio {
-      BenchmarkRatio(
+    ) -> BenchmarkRatio? {
+      guard setup.variants.contains(top), setup.variants.contains(bottom) else { return nil }
+      return BenchmarkRatio(
         text: text, value: ratio(value, top, bottom, in: samples),
         quietValue: ratio(value, top, bottom, in: quiet, least: 2), limit: limit)
     }
@@ -171,7 +190,7 @@ struct BenchmarkReport {
       make(
         "max RSS of the load, both verifying: handoff / kexec -l",
         { Double($0.maxRSSKiB) }, .handoff, .kexecTools),
-    ]
+    ].compactMap { $0 }
   }
 
   /// The ratio of `top`'s median to `bottom`'s among `samples`; nil when
@@ -198,12 +217,12 @@ func median(_ values: [Double]) -> Double? {
 }
 
 /// `text` followed by spaces to `width` columns, or by one space when longer.
-private func pad(_ text: String, _ width: Int) -> String {
+func pad(_ text: String, _ width: Int) -> String {
   text.count >= width ? text + " " : text.padding(toLength: width, withPad: " ", startingAt: 0)
 }
 
 /// `text` after spaces, ending at column `width`.
-private func right(_ text: String, _ width: Int) -> String {
+func right(_ text: String, _ width: Int) -> String {
   String(repeating: " ", count: max(1, width - text.count)) + text
 }
 

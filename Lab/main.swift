@@ -7,10 +7,11 @@ let usage = """
   USAGE: handoff-lab list
          handoff-lab run [<scenario> ...] [--echo]
          handoff-lab demo [--echo]
-         handoff-lab bench [--rounds N] [--echo]
+         handoff-lab bench [--rounds N] [--variant NAME ...] [--echo]
 
   run boots every scenario, or the ones named; --echo shows the guests' consoles.
-  bench times Handoff against Debian's kexec-tools, N rounds (5 unless told).
+  bench times Handoff against Debian's kexec-tools, N rounds (5 unless told),
+  every variant or the ones named: \(BenchmarkVariant.allCases.map(\.rawValue).joined(separator: ", ")).
   Kernels and busybox come from 'make setup'; the guest binary from 'make static'.
   """
 
@@ -38,11 +39,13 @@ case "run":
 case "demo":
   exit(lab.demo() ? 0 : 1)
 case "bench":
-  guard let rounds = Benchmark.rounds(from: Array(arguments.dropFirst())) else {
-    FileHandle.standardError.write(Data("bench takes --rounds N, N at least 1\n".utf8))
+  guard let options = BenchmarkOptions(Array(arguments.dropFirst())) else {
+    let names = BenchmarkVariant.allCases.map(\.rawValue).joined(separator: ", ")
+    FileHandle.standardError.write(
+      Data("bench takes --rounds N, N at least 1, and --variant NAME, one of \(names)\n".utf8))
     exit(64)
   }
-  exit(Benchmark(paths: paths, echo: echo, rounds: rounds).run() ? 0 : 1)
+  exit(Benchmark(paths: paths, echo: echo, options: options).run() ? 0 : 1)
 default:
   print(usage)
   exit(arguments.isEmpty ? 0 : 64)

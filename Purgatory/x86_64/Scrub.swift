@@ -16,6 +16,10 @@ func purgatoryWriteCR3(_ root: UInt64)
 @_extern(c, "purgatory_zero")
 func purgatoryZero(_ start: UInt64, _ size: UInt64, _ bytes: Bool)
 
+// the time stamp counter, to say how long the zeroing took
+@_extern(c, "purgatory_rdtsc")
+func purgatoryRDTSC() -> UInt64
+
 /// What the CPU offers the scrub.
 struct Processor {
   /// CR4.LA57: the old kernel ran 5-level paging, which cannot be turned
@@ -186,15 +190,20 @@ func scrub(
     serial.write(" levels\r\n")
   }
 
+  // the zeroing alone, timed in TSC cycles for whoever knows their rate
+  let started = purgatoryRDTSC()
   for index in 0..<parameters.scrubCount {
     let range = parameters.scrubRange(index)
     purgatoryZero(range.start, range.size, processor.fastStrings)
   }
+  let cycles = purgatoryRDTSC() &- started
   if parameters.announce {
     serial.write("handoff purgatory: scrubbed ")
     serial.writeDecimal(total)
     serial.write(" bytes with rep ")
     serial.write(processor.fastStrings ? "stosb" : "stosq")
-    serial.write("\r\n")
+    serial.write(" in ")
+    serial.writeDecimal(cycles)
+    serial.write(" TSC cycles\r\n")
   }
 }

@@ -194,6 +194,16 @@ purgatory_zero:
 	retq
 	.size purgatory_zero, . - purgatory_zero
 
+/* uint64_t purgatory_rdtsc(void) */
+	.globl purgatory_rdtsc
+	.type purgatory_rdtsc, @function
+purgatory_rdtsc:
+	rdtsc
+	shlq	$32, %rdx
+	orq	%rdx, %rax
+	retq
+	.size purgatory_rdtsc, . - purgatory_rdtsc
+
 /* void purgatory_halt(void), which never returns */
 	.globl purgatory_halt
 	.type purgatory_halt, @function
