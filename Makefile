@@ -57,11 +57,13 @@ test: setup static static-test build unit lint purgatory-test fuzz-smoke
 	$(LAB) run
 
 # Handoff and kexec-tools, 5 rounds each: make bench ROUNDS=1 for a quick
-# try, VARIANTS='handoff kexec-tools' for some only (names: handoff-lab's usage)
+# try, VARIANTS='handoff kexec-tools' for some only (names: handoff-lab's usage),
+# BENCH_ARCH=aarch64 for the same on arm64 guests (no scrub there)
 ROUNDS ?= 5
 VARIANTS ?=
+BENCH_ARCH ?= x86_64
 bench: setup static build
-	$(LAB) bench --rounds $(ROUNDS) $(addprefix --variant ,$(VARIANTS))
+	$(LAB) bench --arch $(BENCH_ARCH) --rounds $(ROUNDS) $(addprefix --variant ,$(VARIANTS))
 
 # libFuzzer targets for every parser of outside input (README, "Fuzzing"):
 # a short run of each for `make test`; make fuzz FUZZ_SECONDS=120 for less

@@ -34,6 +34,12 @@ enum BenchmarkVariant: String, CaseIterable {
     }
   }
 
+  /// The scrub's variant needs a purgatory that scrubs and a TSC to time
+  /// it: x86_64's.
+  func runs(on architecture: GuestArchitecture) -> Bool {
+    self != .handoffScrub || architecture == .x86_64
+  }
+
   var isHandoff: Bool { self == .handoff || self == .handoffNoVerify || self == .handoffScrub }
 
   /// The guest's RAM: the scrub's gets more, so that there is much to zero.
@@ -169,12 +175,16 @@ enum BenchmarkError: Error, CustomStringConvertible {
 /// What `handoff-lab bench` was asked to run.
 struct BenchmarkOptions {
   var rounds = 5
-  /// In the order of `BenchmarkVariant.allCases`; every one unless named.
+  /// In the order of `BenchmarkVariant.allCases`; every one the guest's
+  /// architecture runs unless named.
   var variants = BenchmarkVariant.allCases
+  /// The guests' CPU: x86_64 on q35, or aarch64 on the virt board.
+  var architecture = GuestArchitecture.x86_64
 
-  /// Reads `--rounds N` and any number of `--variant NAME`, each also as
-  /// `--option=value`; nil for anything else, a count below 1 or an
-  /// unknown variant.
+  /// Reads `--rounds N`, `--arch x86_64|aarch64` and any number of
+  /// `--variant NAME`, each also as `--option=value`; nil for anything
+  /// else, a count below 1, an unknown variant or architecture, or a
+  /// variant the architecture does not run.
   init?(_ arguments: [String]) {
     var named: [BenchmarkVariant] = []
     var index = 0
@@ -192,12 +202,19 @@ struct BenchmarkOptions {
       case "--variant":
         guard let variant = BenchmarkVariant(rawValue: parts[1]) else { return nil }
         named.append(variant)
+      case "--arch":
+        guard let architecture = GuestArchitecture(rawValue: parts[1]),
+          architecture != .riscv64
+        else { return nil }
+        self.architecture = architecture
       default:
         return nil
       }
       index += 1
     }
-    if !named.isEmpty { variants = BenchmarkVariant.allCases.filter(named.contains) }
+    let runs = BenchmarkVariant.allCases.filter { $0.runs(on: architecture) }
+    if named.contains(where: { !$0.runs(on: architecture) }) { return nil }
+    variants = named.isEmpty ? runs : runs.filter(named.contains)
   }
 }
 
@@ -207,8 +224,18 @@ struct Benchmark {
   let echo: Bool
   let options: BenchmarkOptions
 
+  var architecture: GuestArchitecture { options.architecture }
+
   /// What both loaders give the next kernel.
-  static let nextCommandLine = "console=ttyS0 panic=-1 handoff.bench=next"
+  var nextCommandLine: String {
+    "console=\(architecture.console) panic=-1 handoff.bench=next"
+  }
+
+  /// The two generations each architecture's bench boots: the oldest
+  /// Debian kernel the lab has for it, and the newest.
+  var suites: (first: Suite, next: Suite) {
+    architecture == .aarch64 ? (.bookworm, .trixie) : (.bookworm, .sid)
+  }
 
   /// Runs every round and prints the table; false when a run failed or the
   /// guests could not be built.
@@ -222,23 +249,25 @@ struct Benchmark {
   }
 
   private func measure() throws -> Bool {
-    let first = try LabKernel.find(.bookworm, in: paths)
-    let next = try LabKernel.find(.sid, in: paths)
-    guard let handoff = FileManager.default.contents(atPath: paths.handoffBinary.path) else {
-      throw LabError.missing(
-        "the static handoff binary (\(paths.handoffBinary.path)); run 'make static'")
+    let first = try LabKernel.find(suites.first, in: paths, architecture: architecture)
+    let next = try LabKernel.find(suites.next, in: paths, architecture: architecture)
+    let handoffPath = paths.handoffBinary(architecture).path
+    guard let handoff = FileManager.default.contents(atPath: handoffPath) else {
+      throw LabError.missing("the static handoff binary (\(handoffPath)); run 'make static'")
     }
-    guard let busybox = FileManager.default.contents(atPath: paths.busybox(.x86_64).path) else {
-      throw LabError.missing("busybox (\(paths.busybox(.x86_64).path)); run 'make setup'")
+    let busyboxPath = paths.busybox(architecture).path
+    guard let busybox = FileManager.default.contents(atPath: busyboxPath) else {
+      throw LabError.missing("busybox (\(busyboxPath)); run 'make setup'")
     }
-    let kexecTools = try KexecToolsFiles.fromHost()
-    let memsetRate = try MemsetRateProgram.build(in: paths.work)
-    let others = ["aarch64", "riscv64"].map { arch in
-      let path = paths.handoffBinary.deletingLastPathComponent()
-        .appendingPathComponent("handoff-\(arch)").path
-      let size = try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int
-      return (path: path, bytes: size)
-    }
+    let kexecTools = try KexecToolsFiles.forGuest(architecture, paths: paths)
+    let memsetRate =
+      options.variants.contains(.handoffScrub) ? try MemsetRateProgram.build(in: paths.work) : nil
+    let others = [GuestArchitecture.x86_64, .aarch64, .riscv64].filter { $0 != architecture }
+      .map { other in
+        let path = paths.handoffBinary(other).path
+        let size = try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int
+        return (path: path, bytes: size)
+      }
 
     // one initramfs for every run
     let guest = BenchmarkGuest(
@@ -247,7 +276,7 @@ struct Benchmark {
     let nextKernel = [UInt8](try Data(contentsOf: next.image))
     let nextInitrd = guest.nextInitramfs()
     let initramfs = guest.firstInitramfs(
-      nextKernel: nextKernel, nextInitrd: nextInitrd, nextCommandLine: Self.nextCommandLine)
+      nextKernel: nextKernel, nextInitrd: nextInitrd, nextCommandLine: nextCommandLine)
     try FileManager.default.createDirectory(at: paths.work, withIntermediateDirectories: true)
     let initrd = paths.work.appendingPathComponent("bench.cpio")
     try Data(initramfs).write(to: initrd)
@@ -258,7 +287,7 @@ struct Benchmark {
       variants: options.variants,
       nextKernelBytes: nextKernel.count, nextInitrdBytes: nextInitrd.count,
       initramfsBytes: initramfs.count, handoffBytes: handoff.count, kexecTools: kexecTools,
-      handoffPath: paths.handoffBinary.path, otherHandoffs: others)
+      handoffPath: handoffPath, otherHandoffs: others, architecture: architecture)
     setup.printHeader()
 
     var samples: [BenchmarkSample] = []
@@ -299,13 +328,17 @@ struct Benchmark {
     _ variant: BenchmarkVariant, round: Int, first: LabKernel, next: LabKernel, initrd: URL
   ) throws -> BenchmarkSample {
     let runner = QemuRunner(paths: paths, echo: echo)
-    var arguments = [
-      "-M", "q35", "-accel", "tcg", "-m", "\(variant.memoryMiB)", "-smp", "1",
-      "-nodefaults", "-display", "none", "-serial", "stdio", "-monitor", "none",
-      "-no-reboot",
-      "-kernel", first.image.path, "-initrd", initrd.path,
-      "-append", "console=ttyS0 panic=-1 handoff.bench=\(variant.rawValue)",
-    ]
+    let machine =
+      architecture == .x86_64 ? ["-M", "q35"] : ["-M", "virt", "-cpu", "cortex-a57"]
+    var arguments =
+      machine + [
+        "-accel", "tcg", "-m", "\(variant.memoryMiB)", "-smp", "1",
+        "-nodefaults", "-display", "none", "-serial", "stdio", "-monitor", "none",
+        "-no-reboot",
+        "-kernel", first.image.path, "-initrd", initrd.path,
+        "-append",
+        "console=\(architecture.console) panic=-1 handoff.bench=\(variant.rawValue)",
+      ]
     // the scrub's guest has all its RAM resident on the host from the start,
     // as a real machine has: otherwise the scrub, the first to write most of
     // it, would also time the host's page faults, which memset-rate, whose
@@ -313,9 +346,10 @@ struct Benchmark {
     if variant == .handoffScrub { arguments.append("-mem-prealloc") }
     // the next kernel powers off by itself; a halted purgatory never does
     let (lines, timedOut) = try runner.run(
-      arguments, timeout: variant.timeoutSeconds,
+      arguments, architecture: architecture, timeout: variant.timeoutSeconds,
       finished: { $0 == "LAB: end" || $0.hasPrefix("handoff purgatory: segment") })
-    let log = paths.work.appendingPathComponent("bench-\(variant.rawValue)-\(round).log")
+    let log = paths.work.appendingPathComponent(
+      "bench-\(architecture.rawValue)-\(variant.rawValue)-\(round).log")
     try lines.map { String(format: "%7.2f | ", $0.time) + $0.text }.joined(separator: "\n")
       .write(to: log, atomically: true, encoding: .utf8)
     do {

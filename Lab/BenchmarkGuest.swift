@@ -5,75 +5,6 @@ import HandoffCore
 // both loaders, and the kernel command line names the variant, so the
 // archive each run boots is the same, byte for byte.
 
-/// Debian's kexec-tools as a guest carries it: /sbin/kexec and every shared
-/// library `ldd` lists for it, each at the path the dynamic loader looks in.
-struct KexecToolsFiles {
-  struct File {
-    /// The absolute path, the same on the host and in the guest.
-    let path: String
-    let contents: [UInt8]
-  }
-
-  static let binaryPath = "/sbin/kexec"
-
-  let binary: File
-  /// The dynamic loader and the libraries, in the order `ldd` lists them.
-  let libraries: [File]
-
-  var librariesSize: Int { libraries.reduce(0) { $0 + $1.contents.count } }
-
-  /// Reads /sbin/kexec and what it links against from the host; symbolic
-  /// links are followed, so each library is carried as one regular file.
-  static func fromHost() throws -> KexecToolsFiles {
-    guard let binary = FileManager.default.contents(atPath: binaryPath) else {
-      throw LabError.missing("Debian's kexec-tools (\(binaryPath)); run 'make setup'")
-    }
-    var libraries: [File] = []
-    for path in try sharedObjects(of: binaryPath) {
-      guard let contents = FileManager.default.contents(atPath: path) else {
-        throw LabError.missing("\(path), which \(binaryPath) links against")
-      }
-      libraries.append(File(path: path, contents: [UInt8](contents)))
-    }
-    return KexecToolsFiles(
-      binary: File(path: binaryPath, contents: [UInt8](binary)), libraries: libraries)
-  }
-
-  /// The paths `ldd` prints for `binary`: "libc.so.6 => /lib/.../libc.so.6
-  /// (0x...)" for a library, the path alone for the dynamic loader. The vDSO
-  /// has no file and is left out.
-  private static func sharedObjects(of binary: String) throws -> [String] {
-    let ldd = Process()
-    ldd.executableURL = URL(fileURLWithPath: "/usr/bin/ldd")
-    ldd.arguments = [binary]
-    let pipe = Pipe()
-    ldd.standardOutput = pipe
-    ldd.standardError = FileHandle.nullDevice
-    try ldd.run()
-    let output = String(
-      decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    ldd.waitUntilExit()
-    guard ldd.terminationStatus == 0 else {
-      throw LabError.missing("the libraries of \(binary): ldd failed")
-    }
-
-    var paths: [String] = []
-    for line in output.split(separator: "\n") {
-      let words = line.split { $0 == " " || $0 == "\t" }.map(String.init)
-      if let arrow = words.firstIndex(of: "=>") {
-        let path = arrow + 1 < words.count ? words[arrow + 1] : ""
-        guard path.hasPrefix("/") else {
-          throw LabError.missing("\(words[0]), which \(binary) links against (ldd: \(line))")
-        }
-        paths.append(path)
-      } else if let path = words.first, path.hasPrefix("/") {
-        paths.append(path)
-      }
-    }
-    return paths
-  }
-}
-
 /// lab/memset-rate.c, the scrub's baseline: a plain memset in the guest's
 /// user space, built static with musl-gcc.
 enum MemsetRateProgram {
@@ -108,7 +39,8 @@ struct BenchmarkGuest {
   let busybox: [UInt8]
   let handoff: [UInt8]
   let kexecTools: KexecToolsFiles
-  let memsetRate: [UInt8]
+  /// The scrub's baseline, when the scrub is among the runs.
+  let memsetRate: [UInt8]?
 
   /// The next kernel's initramfs: busybox and the init script alone.
   func nextInitramfs() -> [UInt8] {
@@ -123,7 +55,7 @@ struct BenchmarkGuest {
     let carried = [kexecTools.binary] + kexecTools.libraries
     var archive = base(extraDirectories: Self.parents(of: carried.map(\.path)) + ["next"])
     archive.addFile("bin/handoff", contents: handoff, mode: 0o755)
-    archive.addFile("bin/memset-rate", contents: memsetRate, mode: 0o755)
+    if let memsetRate { archive.addFile("bin/memset-rate", contents: memsetRate, mode: 0o755) }
     for file in carried {
       archive.addFile(String(file.path.dropFirst()), contents: file.contents, mode: 0o755)
     }

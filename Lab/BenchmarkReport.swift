@@ -18,6 +18,7 @@ struct BenchmarkSetup {
   /// The static builds for the other architectures, which the bench does
   /// not run: their paths, and their sizes when they were built.
   let otherHandoffs: [(path: String, bytes: Int?)]
+  let architecture: GuestArchitecture
 
   func printHeader() {
     print(
@@ -25,13 +26,18 @@ struct BenchmarkSetup {
         + "\(rounds) round\(rounds == 1 ? "" : "s") of \(variants.count) "
         + "run\(variants.count == 1 ? "" : "s")")
     print(
-      "  QEMU q35 under TCG, SeaBIOS, \(memory), 1 vCPU; one initramfs "
+      "  QEMU \(machine) under TCG, \(memory), 1 vCPU; one initramfs "
         + "(\(mebibytes(initramfsBytes))) carries both loaders")
     print(
       "  next kernel \(mebibytes(nextKernelBytes)), next initramfs \(mebibytes(nextInitrdBytes)),"
         + " the same for every run")
     print("  runs: " + variants.map(\.rawValue).joined(separator: ", "))
     fflush(nil)
+  }
+
+  /// The board and what boots the first kernel.
+  var machine: String {
+    architecture == .x86_64 ? "q35 with SeaBIOS" : "virt with a Cortex-A57 and no firmware"
   }
 
   /// The guests' RAM: the scrub's guest has more than the others.

@@ -7,11 +7,12 @@ let usage = """
   USAGE: handoff-lab list
          handoff-lab run [<scenario> ...] [--echo]
          handoff-lab demo [--echo]
-         handoff-lab bench [--rounds N] [--variant NAME ...] [--echo]
+         handoff-lab bench [--arch x86_64|aarch64] [--rounds N] [--variant NAME ...] [--echo]
 
   run boots every scenario, or the ones named; --echo shows the guests' consoles.
-  bench times Handoff against Debian's kexec-tools, N rounds (5 unless told),
-  every variant or the ones named: \(BenchmarkVariant.allCases.map(\.rawValue).joined(separator: ", ")).
+  bench times Handoff against Debian's kexec-tools on x86_64 or arm64 guests,
+  N rounds (5 unless told), every variant or the ones named (no scrub on arm64):
+  \(BenchmarkVariant.allCases.map(\.rawValue).joined(separator: ", ")).
   Kernels and busybox come from 'make setup'; the guest binary from 'make static'.
   """
 
@@ -42,7 +43,9 @@ case "bench":
   guard let options = BenchmarkOptions(Array(arguments.dropFirst())) else {
     let names = BenchmarkVariant.allCases.map(\.rawValue).joined(separator: ", ")
     FileHandle.standardError.write(
-      Data("bench takes --rounds N, N at least 1, and --variant NAME, one of \(names)\n".utf8))
+      Data(
+        ("bench takes --arch x86_64 or aarch64, --rounds N, N at least 1, and --variant NAME, "
+          + "one of \(names) (handoff-scrub on x86_64 only)\n").utf8))
     exit(64)
   }
   exit(Benchmark(paths: paths, echo: echo, options: options).run() ? 0 : 1)

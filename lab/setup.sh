@@ -361,6 +361,57 @@ fetch_foreign_file() {
   fail "$package for $arch holds none of $*"
 }
 
+# fetch_foreign_kexec_tools unpacks Debian's kexec-tools of another
+# architecture, with every library package it depends on, into
+# ARCH/kexec-tools/root, for the benchmark's guests of that architecture;
+# the lab copies the binary and the shared objects it needs from there.
+fetch_foreign_kexec_tools() {
+  local arch="$1" suite="$2" dest="$cache/$1/kexec-tools"
+  if [[ -s $dest/debian-packages ]]; then
+    echo "kexec-tools $arch: $(head -n 1 "$dest/debian-packages") already there"
+    return
+  fi
+  use_suite "$suite" "$arch"
+
+  # kexec-tools and the library packages under it, following lib* and
+  # zlib* only:
+  # the rest (debconf and what it pulls in) holds nothing the binary loads
+  local packages=(kexec-tools) queue=(kexec-tools) package dependency
+  while ((${#queue[@]} > 0)); do
+    package="${queue[0]}"
+    queue=("${queue[@]:1}")
+    for dependency in $(apt-cache "${apt_opts[@]}" depends --no-recommends --no-suggests \
+      --no-conflicts --no-breaks --no-replaces --no-enhances "$package" \
+      | sed -n 's/^ *\(Pre\)\{0,1\}Depends: \(z\{0,1\}lib[^ <>]*\)$/\2/p'); do
+      [[ " ${packages[*]} " == *" $dependency "* ]] && continue
+      packages+=("$dependency")
+      queue+=("$dependency")
+    done
+  done
+
+  local deb="$work/deb-kexec-tools-$arch" stage="$cache/$arch/.kexec-tools.new" file
+  rm -rf "$stage"
+  mkdir -p "$deb" "$stage/root"
+  open_to_apt "$deb"
+  cd "$deb"
+  run "downloading ${packages[*]} for $arch from $suite" \
+    apt-get "${apt_opts[@]}" download "${packages[@]/%/:$arch}"
+  cd - >/dev/null
+  for package in "${packages[@]}"; do
+    file="$(find "$deb" -name "${package}_*_$arch.deb" -print -quit)"
+    [[ -n $file ]] || fail "apt-get download left no $package for $arch"
+    run "unpacking $file" dpkg-deb -x "$file" "$stage/root"
+    dpkg-deb -f "$file" Package Version | sed 's/^[^:]*: //' | paste -sd ' ' \
+      >>"$stage/debian-packages"
+  done
+  [[ -x $stage/root/sbin/kexec || -x $stage/root/usr/sbin/kexec ]] \
+    || fail "kexec-tools for $arch holds no sbin/kexec"
+  rm -rf "$dest" "$deb"
+  mv "$stage" "$dest"
+  echo "kexec-tools $arch: fetched $(head -n 1 "$dest/debian-packages") and" \
+    "$((${#packages[@]} - 1)) library packages ($suite)"
+}
+
 # fetch_static unpacks the static build's packages of another architecture
 # into the cache, where scripts/build-static.sh finds musl's headers, startup
 # files and libc.a, and zlib's and zstd's headers and archives. They are not
@@ -423,6 +474,8 @@ fetch_foreign_file arm64 bookworm busybox-static busybox bin/busybox usr/bin/bus
 fetch_foreign_file riscv64 trixie busybox-static busybox bin/busybox usr/bin/busybox
 fetch_foreign_file arm64 bookworm systemd-boot-efi linuxaa64.efi.stub \
   usr/lib/systemd/boot/efi/linuxaa64.efi.stub
+
+fetch_foreign_kexec_tools arm64 bookworm
 
 # the static build's other architectures, each from a suite that has it
 # (bookworm has no riscv64)
