@@ -25,6 +25,21 @@ struct UnifiedKernelImageTests {
       uki.sections.map(\.name) == [".text", ".osrel", ".cmdline", ".uname", ".initrd", ".linux"])
   }
 
+  @Test(
+    "The display name is PRETTY_NAME, else NAME, else ID, unquoted",
+    arguments: [
+      ("PRETTY_NAME=\"Debian 13\"\nNAME=Debian\nID=debian\n", "Debian 13"),
+      ("NAME='Debian GNU/Linux'\nID=debian\n", "Debian GNU/Linux"),
+      ("ID=handoff-lab\n", "handoff-lab"),
+      ("VERSION_ID=13\n", nil),
+    ])
+  func displayName(osRelease: String, expected: String?) throws {
+    var made = HandmadeUKI(linux: HandmadeBzImage().bytes)
+    made.sections[1] = HandmadePE.Section(".osrel", Array(osRelease.utf8))
+    let uki = try UnifiedKernelImage(path: Self.path, bytes: made.bytes)
+    #expect(uki.prettyName == expected)
+  }
+
   @Test("The x86_64 loader gets the bzImage in .linux with the UKI's initrd and cmdline")
   func x86Kernel() throws {
     let linux = HandmadeBzImage().bytes

@@ -31,11 +31,19 @@ public struct UnifiedKernelImage: Equatable, Sendable {
   /// Every section of the PE file, in table order.
   public var sections: [PESection] { pe.sections }
 
-  /// PRETTY_NAME of the os-release text, without its quotes.
+  /// The name the os-release text gives the system for display:
+  /// PRETTY_NAME, or else NAME, or else ID, without quotes; nil when it has
+  /// none of them, or no .osrel.
   public var prettyName: String? {
+    osReleaseField("PRETTY_NAME") ?? osReleaseField("NAME") ?? osReleaseField("ID")
+  }
+
+  /// The value of `key` in the os-release text, without its quotes.
+  public func osReleaseField(_ key: String) -> String? {
     guard let osRelease else { return nil }
-    for line in osRelease.split(separator: "\n") where line.hasPrefix("PRETTY_NAME=") {
-      var value = line.dropFirst("PRETTY_NAME=".count)
+    let prefix = key + "="
+    for line in osRelease.split(separator: "\n") where line.hasPrefix(prefix) {
+      var value = line.dropFirst(prefix.count)
       if value.count >= 2, let first = value.first, first == "\"" || first == "'",
         value.last == first
       {
