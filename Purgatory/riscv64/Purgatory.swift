@@ -20,8 +20,9 @@ func halt() -> Never {
 }
 
 /// One byte to the 16550 UART whose registers start at `base`, one byte
-/// apart. Boards whose UART spaces its registers 4 bytes apart
-/// (reg-shift 2) are not reported on correctly yet.
+/// apart. The loader names no UART whose registers are spaced wider or
+/// read as words (reg-shift, reg-io-width), so on such boards the
+/// purgatory is silent.
 func serialPut(_ base: UInt64, _ byte: UInt8) {
   // the line status register's bit 5: the transmit holding register is
   // empty. A UART that never says so gets the byte after a while anyway.

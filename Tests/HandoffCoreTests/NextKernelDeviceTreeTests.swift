@@ -123,4 +123,17 @@ struct NextKernelDeviceTreeTests {
       return field == "FDT totalsize" && offset == 4
     }
   }
+
+  @Test(
+    "A 16550 with its registers spaced or read as words is not used",
+    arguments: [
+      (["reg-shift": UInt32(2)], false), (["reg-io-width": 4], false),
+      (["reg-shift": 0, "reg-io-width": 1], true),
+    ])
+  func spacedRegisters(properties: [String: UInt32], used: Bool) throws {
+    let blob = DeviceTreeFixture.virt(uart: "ns16550a", uartProperties: properties)
+    let tree = try DeviceTree(blob, source: "fdt")
+    #expect((NextKernelDeviceTree.console(in: tree, compatible: "ns16550a") != nil) == used)
+  }
+
 }

@@ -11,10 +11,10 @@ public enum DeviceTreeFixture {
   /// line, its initrd, a spent kaslr-seed and a crash kernel's properties.
   /// Each of `reservedMemory` becomes a node under /reserved-memory, as
   /// OpenSBI's own region does on riscv64; a size of 0 a node with only a
-  /// `size`, placed by the kernel.
+  /// `size`, placed by the kernel. `uartProperties` go into the UART's node.
   public static func virt(
     memory: (base: UInt64, size: UInt64) = (0x4000_0000, 0x4000_0000), uart: String = "arm,pl011",
-    reservedMemory: [(address: UInt64, size: UInt64)] = []
+    reservedMemory: [(address: UInt64, size: UInt64)] = [], uartProperties: [String: UInt32] = [:]
   ) -> [UInt8] {
     var writer = Writer()
     writer.reservation(runningInitrd.start, runningInitrd.end - runningInitrd.start)
@@ -63,6 +63,9 @@ public enum DeviceTreeFixture {
     writer.begin("pl011@9000000")
     writer.property("compatible", Array(uart.utf8) + [0] + Array("arm,primecell".utf8) + [0])
     writer.cells("reg", [0, 0x900_0000, 0, 0x1000])
+    for (name, value) in uartProperties.sorted(by: { $0.key < $1.key }) {
+      writer.cells(name, [value])
+    }
     writer.end()
     writer.end()
     return writer.finish()

@@ -66,14 +66,22 @@ public struct NextKernelDeviceTree {
   }
 
   /// The register base of the UART that /chosen stdout-path names, when
-  /// it is `compatible` (`arm,pl011`, `ns16550a`); nil otherwise.
+  /// it is `compatible` (`arm,pl011`, `ns16550a`) and its registers are
+  /// bytes one address apart; nil otherwise, and the purgatory stays silent.
   ///
-  /// A 16550 whose registers sit 4 bytes apart (reg-shift 2), common on
-  /// riscv64 boards, is not told apart yet: the purgatory writes bytes.
+  /// A UART with `reg-shift` or `reg-io-width` other than the defaults
+  /// (registers 4 bytes apart and read as words, common on riscv64 boards)
+  /// is left alone: the purgatory only writes bytes one address apart, and
+  /// would poke the wrong registers.
   public static func console(in tree: DeviceTree, compatible: String) -> UInt64? {
     guard let stdout = tree.stringProperty("/chosen", "stdout-path") else { return nil }
     let path = String(stdout.split(separator: ":", maxSplits: 1).first ?? "")
     guard !path.isEmpty, tree.isCompatible(path, compatible) else { return nil }
+    for (name, fallback) in [("reg-shift", UInt64(0)), ("reg-io-width", 1)] {
+      if let value = tree.property(path, name), bigEndian(value) ?? .max != fallback {
+        return nil
+      }
+    }
     return tree.registerAddress(path)
   }
 
