@@ -1,7 +1,8 @@
 // Fuzzes the device tree path of the arm64 and riscv64 loaders: libfdt's
 // checks as DeviceTree applies them, then the next kernel's /chosen edits,
 // whose result must read back with the command line and initrd it was
-// given, and the console lookup the purgatory's UART comes from.
+// given, the console lookup the purgatory's UART comes from, and the
+// /reserved-memory ranges a riscv64 scrub keeps clear of.
 import FuzzSupport
 import HandoffCore
 
@@ -10,6 +11,9 @@ public func fuzzDeviceTree(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 
   let bytes = fuzzBytes(data, size)
   guard let tree = try? DeviceTree(bytes, source: "fuzz") else { return 0 }
   _ = tree.memoryReservations
+  if let reserved = tree.reservedMemory {
+    expect(reserved.count <= bytes.count / 8, "more reserved ranges than the tree has cells for")
+  }
   _ = tree.stringProperty("/chosen", "bootargs")
   for compatible in ["arm,pl011", "ns16550a"] {
     _ = NextKernelDeviceTree.console(in: tree, compatible: compatible)
