@@ -140,11 +140,12 @@ struct QuiesceCommandTests {
         --strict stops here, not booting
 
         """)
-    #expect(Self.steps(system).allSatisfy { $0.hasPrefix("write(") })
+    #expect(Self.steps(system).first == "sync()")
+    #expect(Self.steps(system).dropFirst().allSatisfy { $0.hasPrefix("write(") })
     #expect(system.writes.map(\.path) == [Self.devices + "0000:00:02.0/driver/unbind"])
   }
 
-  @Test("exec stops the devices, then syncs, then reboots")
+  @Test("exec syncs, stops the devices, syncs again, then reboots")
   func order() {
     let system = Self.system(Self.resettable)
     let run = CommandRun.handoff("exec", "--quiesce", "--strict", on: system)
@@ -157,6 +158,7 @@ struct QuiesceCommandTests {
         """)
     #expect(
       Self.steps(system) == [
+        "sync()",
         "write(\"/sys/bus/pci/devices/0000:00:02.0/driver/unbind\", count: 12) = 12",
         "write(\"/sys/bus/pci/devices/0000:00:02.0/reset\", count: 1) = 1",
         "write(\"/sys/bus/pci/devices/0000:01:00.0/driver/unbind\", count: 12) = 12",
@@ -224,10 +226,12 @@ struct QuiesceCommandTests {
                               of these classes and reset the device through sysfs
                               when it can be reset, one line each on standard error.
                               A comma list of network, display, storage and other;
-                              network,display when none is given. Storage is never
-                              in the default: unbinding the disk the root file
-                              system is on loses what the sync after it would write.
-                              Bridges are never touched.
+                              network,display when none is given. File systems are
+                              synced before the first device is unbound, and again
+                              after the last. Storage is never in the default: once
+                              the disk the root file system is on is unbound,
+                              nothing written after that sync reaches it. Bridges
+                              are never touched.
       --strict                With --quiesce, refuse to boot, before unbinding
                               anything, when a device of those classes has no reset
                               method, and stop when a device refuses to be unbound
@@ -239,7 +243,8 @@ struct QuiesceCommandTests {
 
     File systems are synced first. Nothing else is shut down: stop services and
     unmount file systems before, or let the init system call 'handoff exec' last.
-    With --quiesce the devices are stopped before the sync.
+    With --quiesce the file systems are synced, the devices stopped, and the file
+    systems synced again.
 
     """
 

@@ -13,8 +13,10 @@ enum ExecCommand {
         help: "Before the jump, unbind the driver of each PCI device of these classes and "
           + "reset the device through sysfs when it can be reset, one line each on standard "
           + "error. A comma list of network, display, storage and other; network,display when "
-          + "none is given. Storage is never in the default: unbinding the disk the root file "
-          + "system is on loses what the sync after it would write. Bridges are never touched.",
+          + "none is given. File systems are synced before the first device is unbound, and "
+          + "again after the last. Storage is never in the default: once the disk the root "
+          + "file system is on is unbound, nothing written after that sync reaches it. "
+          + "Bridges are never touched.",
         valueOptional: true),
       OptionSpec(
         ["--strict"],
@@ -26,7 +28,8 @@ enum ExecCommand {
     discussion: [
       "File systems are synced first. Nothing else is shut down: stop services and",
       "unmount file systems before, or let the init system call 'handoff exec' last.",
-      "With --quiesce the devices are stopped before the sync.",
+      "With --quiesce the file systems are synced, the devices stopped, and the file",
+      "systems synced again.",
     ])
 
   static func run<System: SystemCalls>(_ scanned: ScannedArguments, _ context: Context<System>)
@@ -44,8 +47,8 @@ enum ExecCommand {
     return ExitStatus.success
   }
 
-  /// Stops the devices `quiesce` names, syncs and reboots into the loaded
-  /// kernel; returns only by throwing. Refuses, and does nothing else,
+  /// Syncs, stops the devices `quiesce` names, syncs again and reboots into
+  /// the loaded kernel; returns only by throwing. Refuses, and does nothing else,
   /// unless the kernel says a kernel is loaded.
   static func boot<System: SystemCalls>(
     _ context: Context<System>, quiesce: DeviceQuiesce? = nil, strict: Bool = false
@@ -65,9 +68,10 @@ enum ExecCommand {
     try context.system.rebootIntoLoadedKernel()
   }
 
-  /// Unbinds and resets each device of the chosen classes, a line each.
-  /// Under `strict`, throws before any write when one cannot be reset, and
-  /// at the first write a device refuses.
+  /// Syncs, then unbinds and resets each device of the chosen classes, a
+  /// line each: a disk unbound after the sync has what was written before.
+  /// Under `strict`, throws before the sync and any write when one cannot
+  /// be reset, and at the first write a device refuses.
   static func stopDevices<System: SystemCalls>(
     _ quiesce: DeviceQuiesce, strict: Bool, _ context: Context<System>
   ) throws(HandoffError) {
@@ -86,8 +90,13 @@ enum ExecCommand {
         throw .deviceNotResettable(device: DeviceQuiesceOutcome(device: device).deviceName)
       }
     }
-    if devices.isEmpty { context.console.warn("quiesce: no PCI device of those classes") }
+    if devices.isEmpty {
+      context.console.warn("quiesce: no PCI device of those classes")
+      return
+    }
 
+    context.debug("sync")
+    context.system.sync()
     for device in devices {
       let outcome = quiesce.stop(device, on: context.system)
       context.console.warn("quiesce: " + outcome.description)
