@@ -439,6 +439,17 @@ extension Verdict {
 }
 
 extension Verdict {
+  /// What each stage printed, from its `LAB: stage=` line to the next
+  /// stage's: its report, its hop, and the next kernel's boot.
+  static func stageParts(_ lines: [ConsoleLine]) -> [ArraySlice<ConsoleLine>] {
+    let starts = lines.indices.filter { lines[$0].text.hasPrefix("LAB: stage=") }
+    return starts.indices.map { index in
+      lines[starts[index]..<(index + 1 < starts.count ? starts[index + 1] : lines.count)]
+    }
+  }
+}
+
+extension Verdict {
   /// With `handoff exec --quiesce`: each stage that hands off must print a
   /// `quiesce:` line for virtio-net (1af4) saying its driver was unbound
   /// and the device reset, and every stage, the first and each one after
@@ -446,10 +457,9 @@ extension Verdict {
   /// (`LAB: net=` lines).
   mutating func judgeQuiesce(_ plan: ChainPlan, lines: [ConsoleLine]) {
     guard plan.scenario.execOptions.hasPrefix("--quiesce") else { return }
-    let starts = lines.indices.filter { lines[$0].text.hasPrefix("LAB: stage=") }
-    for (index, stage) in plan.stages.enumerated() where index < starts.count {
-      let end = index + 1 < starts.count ? starts[index + 1] : lines.count
-      let part = lines[starts[index]..<end].map(\.text)
+    let parts = Self.stageParts(lines)
+    for (index, stage) in plan.stages.enumerated() where index < parts.count {
+      let part = parts[index].map(\.text)
       let name = "stage \(index) (\(stage.kernel.release))"
       for line in part where line.hasPrefix("LAB: pci=") { evidence.append(line) }
 
