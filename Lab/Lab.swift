@@ -84,10 +84,11 @@ struct Lab {
           "\(verdict.passed ? "PASS" : "FAIL") \(scenario.name) (\(firmware), \(kernels)) "
             + String(format: "in %.1f s", seconds))
         for (index, hop) in verdict.hops.enumerated() {
+          let stage = hop.execToNextStage.map { String(format: ", to its init %.2f s", $0) }
           print(
             String(
               format: "     hop %d: load %.2f s, exec to next kernel's first line %.2f s",
-              index + 1, hop.loadSeconds, hop.execToNextKernel))
+              index + 1, hop.loadSeconds, hop.execToNextKernel) + (stage ?? ""))
         }
         for line in verdict.evidence { print("     evidence: \(line)") }
         for failure in verdict.failures { print("     failure: \(failure)") }

@@ -32,8 +32,8 @@ extension Verdict {
   }
 
   /// Each stage that hands off writes fresh bytes to the disk just before
-  /// `handoff exec` (`LAB: wrote=`), unsynced; the next stage must read the
-  /// same back (`LAB: carried=`).
+  /// `handoff exec` (`LAB: wrote=`), leaving them to its sync (`debug:
+  /// sync`); the next stage must read the same back (`LAB: carried=`).
   mutating func judgeCarriedData(_ plan: ChainPlan, lines: [ConsoleLine]) {
     guard plan.scenario.carriesData else { return }
     let parts = Self.stageParts(lines)
@@ -50,6 +50,9 @@ extension Verdict {
         failures.append("stage \(index - 1) wrote nothing before its handoff")
         continue
       }
+      let synced = parts[index - 1].drop { !$0.text.hasPrefix("LAB: wrote=") }
+        .contains { $0.text == "debug: sync" }
+      if !synced { failures.append("stage \(index - 1)'s handoff exec did not say it synced") }
       let carried = value("carried", in: index)
       if carried != wrote {
         failures.append(
