@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Prepares the lab: QEMU and its firmware from apt, Debian's cloud kernels of
-# three generations and a static busybox, cached outside the source tree, and
+# three generations and a static busybox, cached outside the source tree, the
+# generic kernels of the same generations with the drivers the device guests
+# bind, and
 # for Secure Boot a key of the lab's own, a variable store that enrolls it and
 # kernels signed with it. For the arm64 and riscv64 guests and the image
 # readers' tests it fetches Debian's arm64 and riscv64 kernels, their busybox
