@@ -83,7 +83,8 @@ enum KernelFlavour {
   case cloud
   /// The generic amd64 kernel, with drivers for e1000e, NVMe, xhci and
   /// DRM's bochs as modules; `make setup` keeps it in kernels/generic/SUITE
-  /// with those modules, unsigned by the lab.
+  /// with those modules, as Debian signed it (the lab signs only the cloud
+  /// kernels).
   case generic
 }
 
