@@ -19,10 +19,12 @@ struct GuestInitramfs {
       archive.addDirectory(directory)
     }
     // the modules, and the order insmod must take them in: each after those
-    // it needs. arm64 guests boot without firmware and need none.
+    // it needs. arm64 guests boot without firmware and need none; a generic
+    // kernel's come with their order.
+    let kernel = plan.stages[index].kernel
     var modules = plan.scenario.architecture == .x86_64 ? ["efivarfs"] : []
     if plan.scenario.machine.hasNetwork { modules += ["failover", "net_failover", "virtio_net"] }
-    let kernel = plan.stages[index].kernel
+    if plan.scenario.kernels == .generic { modules = try kernel.moduleOrder() }
     for name in modules {
       guard let module = try kernel.modules().first(where: { $0.lastPathComponent == name + ".ko" })
       else { throw LabError.missing("\(name).ko for \(kernel.release); run 'make setup'") }
@@ -35,6 +37,17 @@ struct GuestInitramfs {
     archive.addSymlink("bin/kexec", target: "handoff")
     archive.addFile("init", contents: Array(InitScript.text.utf8), mode: 0o755)
     archive.addFile("etc/handoff-stage", contents: Array(plan.marker(stage: index).utf8))
+    // the disks each stage reads, the devices it reports, the data it carries
+    let disks = plan.scenario.machine.disks.map(\.device)
+    if !disks.isEmpty {
+      archive.addFile("etc/handoff-disks", contents: Array(disks.joined(separator: "\n").utf8))
+    }
+    if !plan.scenario.machine.boundDevices.isEmpty {
+      archive.addFile("etc/handoff-devices", contents: [])
+    }
+    if plan.scenario.carriesData, let disk = disks.first {
+      archive.addFile("etc/handoff-carry", contents: Array(disk.utf8))
+    }
     if plan.scenario.residue != nil {
       // the first stage leaves the marker in free RAM; the last waits for the host to read RAM
       if index == 0 {
@@ -107,6 +120,35 @@ enum InitScript {
           ;;
       esac
     done
+    for disk in $(cat /etc/handoff-disks 2>/dev/null); do
+      # nvme finds its namespaces after its probe returns: wait up to 20 s
+      tries=0
+      while [ ! -b "/dev/$disk" ] && [ $tries -lt 200 ]; do
+        usleep 100000
+        tries=$((tries + 1))
+      done
+    done
+    if [ -e /etc/handoff-devices ]; then
+      # each PCI function's driver, and for virtio the driver behind it
+      for device in /sys/bus/pci/devices/*; do
+        drivers=none
+        [ -e "$device/driver" ] && drivers="$(basename "$(readlink "$device/driver")")"
+        for virtio in "$device"/virtio*; do
+          [ -e "$virtio/driver" ] && drivers="$drivers,$(basename "$(readlink "$virtio/driver")")"
+        done
+        id="$(cut -c3- "$device/vendor"):$(cut -c3- "$device/device")"
+        echo "LAB: device=${device##*/} id=$id class=$(cat "$device/class") drivers=$drivers"
+      done
+      echo "LAB: iommu-groups=$(ls /sys/kernel/iommu_groups | wc -l)"
+    fi
+    if [ -e /etc/handoff-carry ]; then
+      echo "LAB: carried=$(dd if="/dev/$(cat /etc/handoff-carry)" bs=64k count=16 2>/dev/null \\
+        | sha256sum | cut -d' ' -f1)"
+    else
+      for disk in $(cat /etc/handoff-disks 2>/dev/null); do
+        echo "LAB: disk=$disk sha256=$(sha256sum < "/dev/$disk" | cut -d' ' -f1)"
+      done
+    fi
     for net in /sys/class/net/*; do
       [ "${net##*/}" = lo ] && continue
       echo "LAB: net=${net##*/} driver=$(basename "$(readlink "$net/device/driver")")" \
@@ -152,6 +194,12 @@ enum InitScript {
       if handoff load /next/vmlinuz "$@" $(cat /next/load-options) --debug; then
         echo "LAB: loaded"
         handoff status
+        if [ -e /etc/handoff-carry ]; then
+          # into the page cache only: handoff exec's sync must write it out
+          dd if=/dev/urandom of=/tmp/carry bs=64k count=16 2>/dev/null
+          echo "LAB: wrote=$(sha256sum < /tmp/carry | cut -d' ' -f1)"
+          dd if=/tmp/carry of="/dev/$(cat /etc/handoff-carry)" bs=64k 2>/dev/null
+        fi
         echo "LAB: exec"
         handoff exec $(cat /next/exec-options) --debug
       fi

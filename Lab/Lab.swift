@@ -23,6 +23,8 @@ struct Lab {
     let initrd = paths.work.appendingPathComponent("\(scenario.name).cpio")
     try Data(try guest.build(plan, stage: 0)).write(to: initrd)
 
+    let disks = try GuestDisk.make(for: plan, in: paths.work)
+    defer { for disk in disks { try? FileManager.default.removeItem(at: disk.file) } }
     let runner = QemuRunner(paths: paths, echo: echo)
     let timeout = 60.0 + 90.0 * Double(plan.stages.count)
 
@@ -41,7 +43,8 @@ struct Lab {
       }
     }
     let (lines, timedOut) = try runner.run(
-      try runner.arguments(for: plan, initrd: initrd), architecture: scenario.architecture,
+      try runner.arguments(for: plan, initrd: initrd, disks: disks),
+      architecture: scenario.architecture,
       timeout: timeout,
       finished: {
         $0.hasPrefix("handoff purgatory: segment") || $0 == "LAB: holding for the host to read RAM"
@@ -53,6 +56,9 @@ struct Lab {
     verdict.judgeHop(plan, lines: lines)
     verdict.judgePreflight(plan, lines: lines)
     verdict.judgeQuiesce(plan, lines: lines)
+    verdict.judgeDevices(plan, lines: lines)
+    verdict.judgeDisks(plan, disks: disks, lines: lines)
+    verdict.judgeCarriedData(plan, lines: lines)
     if let residue = scenario.residue {
       verdict.judgeResidue(residue, census: census, lines: lines)
     }
@@ -78,10 +84,11 @@ struct Lab {
           "\(verdict.passed ? "PASS" : "FAIL") \(scenario.name) (\(firmware), \(kernels)) "
             + String(format: "in %.1f s", seconds))
         for (index, hop) in verdict.hops.enumerated() {
+          let stage = hop.execToNextStage.map { String(format: ", to its init %.2f s", $0) }
           print(
             String(
               format: "     hop %d: load %.2f s, exec to next kernel's first line %.2f s",
-              index + 1, hop.loadSeconds, hop.execToNextKernel))
+              index + 1, hop.loadSeconds, hop.execToNextKernel) + (stage ?? ""))
         }
         for line in verdict.evidence { print("     evidence: \(line)") }
         for failure in verdict.failures { print("     failure: \(failure)") }

@@ -47,9 +47,13 @@ struct LabPaths {
     cache.appendingPathComponent("secureboot").appendingPathComponent("OVMF_VARS_4M.enrolled.fd")
   }
 
-  func kernelDirectory(_ suite: Suite, _ architecture: GuestArchitecture = .x86_64) -> URL {
+  func kernelDirectory(
+    _ suite: Suite, _ architecture: GuestArchitecture = .x86_64, flavour: KernelFlavour = .cloud
+  ) -> URL {
     let kernels = cache.appendingPathComponent("kernels")
     switch architecture {
+    case .x86_64 where flavour == .generic:
+      return kernels.appendingPathComponent("generic").appendingPathComponent(suite.rawValue)
     case .x86_64: return kernels.appendingPathComponent(suite.rawValue)
     default:
       return kernels.appendingPathComponent(architecture.debianName)
@@ -70,6 +74,18 @@ enum Suite: String, CaseIterable {
     case .sid: return "7.x"
     }
   }
+}
+
+/// Which of Debian's amd64 kernel flavours a scenario boots.
+enum KernelFlavour {
+  /// cloud-amd64, built for virtual machines: of the lab's devices it drives
+  /// only virtio ones.
+  case cloud
+  /// The generic amd64 kernel, with drivers for e1000e, NVMe, xhci and
+  /// DRM's bochs as modules; `make setup` keeps it in kernels/generic/SUITE
+  /// with those modules, as Debian signed it (the lab signs only the cloud
+  /// kernels).
+  case generic
 }
 
 /// Whose signature a cached kernel image carries; `make setup` writes all three.
@@ -103,12 +119,23 @@ struct LabKernel {
     ).filter { $0.pathExtension == "ko" }.sorted { $0.path < $1.path }
   }
 
+  /// The modules a generic kernel's guest loads, in the order insmod must
+  /// take them, each after those it needs (`make setup` writes the list
+  /// from modules.dep).
+  func moduleOrder() throws -> [String] {
+    let order = image.deletingLastPathComponent().appendingPathComponent("modules/order")
+    guard let text = try? String(contentsOf: order, encoding: .utf8) else {
+      throw LabError.missing("\(order.path) for \(release); run 'make setup'")
+    }
+    return text.split(separator: "\n").map(String.init)
+  }
+
   /// Finds the kernel of `suite` as `signing` has it, or says what is missing.
   static func find(
     _ suite: Suite, in paths: LabPaths, architecture: GuestArchitecture = .x86_64,
-    signing: Signing = .debian
+    flavour: KernelFlavour = .cloud, signing: Signing = .debian
   ) throws -> LabKernel {
-    let directory = paths.kernelDirectory(suite, architecture)
+    let directory = paths.kernelDirectory(suite, architecture, flavour: flavour)
     let file = architecture == .x86_64 ? signing.rawValue : architecture.kernelFile
     let image = directory.appendingPathComponent(file)
     let releaseFile = directory.appendingPathComponent("release")

@@ -15,7 +15,9 @@ struct QemuRunner {
   /// Echo console lines to standard error as they arrive.
   var echo = false
 
-  func arguments(for plan: ChainPlan, initrd: URL) throws -> [String] {
+  /// QEMU's command line for `plan`, booting its first kernel with
+  /// `initrd`, with `disks` as the machine's drives.
+  func arguments(for plan: ChainPlan, initrd: URL, disks: [GuestDisk] = []) throws -> [String] {
     let first = plan.stages[0]
     var arguments = plan.scenario.architecture.machineArguments(plan.scenario)
     arguments += [
@@ -44,6 +46,30 @@ struct QemuRunner {
         "-device", "pcie-root-port,id=port1,chassis=1,slot=1",
         "-netdev", "user,id=net0,restrict=on", "-device", "virtio-net-pci,netdev=net0,bus=port1",
       ]
+    }
+    if plan.scenario.machine == .deviceChain {
+      // a root port each, so a reset reaches each device alone
+      let ports = (1...6).map { "port\($0)" }
+      arguments += ["-device", "intel-iommu,intremap=on"]
+      for (index, port) in ports.enumerated() {
+        arguments += [
+          "-device", "pcie-root-port,id=\(port),chassis=\(index + 1),slot=\(index + 1)",
+        ]
+      }
+      arguments += [
+        "-netdev", "user,id=net0,restrict=on",
+        "-device", "virtio-net-pci,netdev=net0,bus=\(ports[0])",
+        "-netdev", "user,id=net1,restrict=on", "-device", "e1000e,netdev=net1,bus=\(ports[1])",
+        "-device", "bochs-display,bus=\(ports[2])", "-device", "qemu-xhci,bus=\(ports[3])",
+      ]
+      for (index, disk) in disks.enumerated() {
+        arguments += disk.qemuArguments(index: index, bus: ports[4 + index])
+      }
+    }
+    if plan.scenario.machine == .virtioDisk {
+      for (index, disk) in disks.enumerated() {
+        arguments += disk.qemuArguments(index: index, bus: "pcie.0")
+      }
     }
     if plan.scenario.firmware.isEFI {
       let secureBoot = plan.scenario.firmware == .ovmfSecureBoot

@@ -6,6 +6,9 @@ struct HopTiming {
   let loadSeconds: Double
   /// Seconds from `handoff exec` to the next kernel's first console line.
   let execToNextKernel: Double
+  /// Seconds from `handoff exec` to the next stage's init reporting its
+  /// marker: the whole boot, drivers included; nil when it never did.
+  let execToNextStage: Double?
 }
 
 /// The judgement of one scenario run, read off the serial console.
@@ -110,10 +113,12 @@ struct Verdict {
       if plan.scenario.initrdAbove4GiB {
         judgeInitrdAbove4GiB(lines[firstLine...], stage: index + 1)
       }
+      let nextStage = find(from: firstLine, { $0.hasPrefix("LAB: stage=") })
       hops.append(
         HopTiming(
           loadSeconds: lines[loaded].time - lines[loadStart].time,
-          execToNextKernel: lines[firstLine].time - lines[exec].time))
+          execToNextKernel: lines[firstLine].time - lines[exec].time,
+          execToNextStage: nextStage.map { lines[$0].time - lines[exec].time }))
       cursor = firstLine
     }
 
@@ -439,17 +444,30 @@ extension Verdict {
 }
 
 extension Verdict {
+  /// What each stage printed, from its `LAB: stage=` line to the next
+  /// stage's: its report, its hop, and the next kernel's boot.
+  static func stageParts(_ lines: [ConsoleLine]) -> [ArraySlice<ConsoleLine>] {
+    let starts = lines.indices.filter { lines[$0].text.hasPrefix("LAB: stage=") }
+    return starts.indices.map { index in
+      lines[starts[index]..<(index + 1 < starts.count ? starts[index + 1] : lines.count)]
+    }
+  }
+}
+
+extension Verdict {
   /// With `handoff exec --quiesce`: each stage that hands off must print a
   /// `quiesce:` line for virtio-net (1af4) saying its driver was unbound
   /// and the device reset, and every stage, the first and each one after
   /// a quiesce, must show a network interface bound to virtio_net again
-  /// (`LAB: net=` lines).
+  /// (`LAB: net=` lines). A machine with devices of its own to check is
+  /// judged by `judgeDevices` instead.
   mutating func judgeQuiesce(_ plan: ChainPlan, lines: [ConsoleLine]) {
-    guard plan.scenario.execOptions.hasPrefix("--quiesce") else { return }
-    let starts = lines.indices.filter { lines[$0].text.hasPrefix("LAB: stage=") }
-    for (index, stage) in plan.stages.enumerated() where index < starts.count {
-      let end = index + 1 < starts.count ? starts[index + 1] : lines.count
-      let part = lines[starts[index]..<end].map(\.text)
+    guard plan.scenario.execOptions.hasPrefix("--quiesce"),
+      plan.scenario.machine.boundDevices.isEmpty
+    else { return }
+    let parts = Self.stageParts(lines)
+    for (index, stage) in plan.stages.enumerated() where index < parts.count {
+      let part = parts[index].map(\.text)
       let name = "stage \(index) (\(stage.kernel.release))"
       for line in part where line.hasPrefix("LAB: pci=") { evidence.append(line) }
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Prepares the lab: QEMU and its firmware from apt, Debian's cloud kernels of
-# three generations and a static busybox, cached outside the source tree, and
+# three generations and a static busybox, cached outside the source tree, the
+# generic kernels of the same generations with the drivers the device guests
+# bind, and
 # for Secure Boot a key of the lab's own, a variable store that enrolls it and
 # kernels signed with it. For the arm64 and riscv64 guests and the image
 # readers' tests it fetches Debian's arm64 and riscv64 kernels, their busybox
@@ -13,7 +15,7 @@ cache="${HANDOFF_LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/handoff-lab}"
 packages=(
   qemu-system-x86 qemu-system-arm qemu-system-misc ovmf busybox-static musl-dev musl-tools cpio
   xz-utils zstd kexec-tools sbsigntool openssl python3-venv zlib1g-dev libzstd-dev libfdt-dev
-  qemu-user-static file systemd-boot-efi binutils-aarch64-linux-gnu
+  qemu-user-static file systemd-boot-efi binutils-aarch64-linux-gnu kmod
 )
 # what the static build links for aarch64 and riscv64; for x86_64 it uses
 # the same packages, installed above
@@ -22,6 +24,10 @@ suites=(bookworm trixie sid)
 # modules the guests load, uncompressed into the cache beside each kernel:
 # efivarfs, and virtio_net with what it needs, in the order insmod wants them
 modules=(efivarfs failover net_failover virtio_net)
+# the drivers the device guests bind, from Debian's generic amd64 kernels (the
+# cloud kernels build no e1000e, bochs or xhci driver); each comes with the
+# modules it needs, and one that is built in is left out
+generic_modules=(e1000e nvme xhci_pci bochs virtio_pci virtio_net virtio_blk)
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 lock=(-o DPkg::Lock::Timeout=300)
 
@@ -263,6 +269,115 @@ copy_modules() {
   done
 }
 
+# fetch_generic_kernel puts one suite's current generic amd64 bzImage into
+# kernels/generic/SUITE, with its config and, uncompressed in modules/, each
+# of generic_modules that is not built in and the modules it needs, with
+# modules/order listing them in the order insmod must take them.
+fetch_generic_kernel() {
+  local suite="$1" dest="$cache/kernels/generic/$1"
+  if [[ -s $dest/vmlinuz && -s $dest/release && -s $dest/modules/order ]]; then
+    echo "generic kernel $suite: $(<"$dest/release") already there"
+    return
+  fi
+
+  use_suite "$suite" amd64
+  local opts=("${apt_opts[@]}")
+
+  # the metapackage names the image package; newer suites split it into
+  # linux-binary-<release> (the bzImage), linux-modules-<release> and
+  # linux-base-<release> (config and modules.builtin)
+  local image depends packages
+  image="$(apt-cache "${opts[@]}" show --no-all-versions linux-image-amd64 \
+    | sed -n 's/^Depends: //p' | grep -oE 'linux-image-[^ ,]+' | head -n 1 || true)"
+  [[ $image == linux-image-*-amd64 ]] \
+    || fail "no amd64 image named by linux-image-amd64 in $suite"
+  depends="$(apt-cache "${opts[@]}" show --no-all-versions "$image" \
+    | sed -n 's/^Depends: //p')"
+  mapfile -t packages < <(grep -oE 'linux-(binary|modules|base)-[^ ,]+-amd64' <<<"$depends" || true)
+  ((${#packages[@]} > 0)) || packages=("$image")
+
+  # download and unpack
+  local deb="$work/deb-generic-$suite" root="$work/root-generic-$suite"
+  mkdir -p "$deb" "$root"
+  open_to_apt "$deb"
+  cd "$deb"
+  run "downloading ${packages[*]} from $suite" apt-get "${opts[@]}" download "${packages[@]}"
+  cd - >/dev/null
+  for file in "$deb"/*.deb; do
+    run "unpacking $file" dpkg-deb -x "$file" "$root"
+  done
+
+  # the modules are in lib/modules/<release> or usr/lib/modules/<release>,
+  # the bzImage in boot/ or beside them, the config in either place
+  local tree release places vmlinuz config
+  tree="$(find "$root" -path '*/lib/modules/*/kernel' -type d -print -quit)"
+  [[ -n $tree ]] || fail "${packages[*]} hold no lib/modules/<release>/kernel"
+  tree="$(dirname "$tree")"
+  release="$(basename "$tree")"
+  places=("$tree")
+  [[ ! -d $root/boot ]] || places+=("$root/boot")
+  vmlinuz="$(find "${places[@]}" -maxdepth 1 -name "vmlinuz*" -print -quit)"
+  config="$(find "${places[@]}" -maxdepth 1 -name "config*" -print -quit)"
+  [[ -n $vmlinuz && -n $config ]] || fail "${packages[*]} hold no vmlinuz and config of $release"
+  [[ "$(dd if="$vmlinuz" bs=1 skip=514 count=4 2>/dev/null)" == HdrS ]] \
+    || fail "$vmlinuz from ${packages[*]} is not a bzImage"
+
+  # Debian ships no modules.dep: depmod writes it, where it looks, from the
+  # modules' own symbols
+  if [[ ! -d $root/lib/modules ]]; then
+    mkdir -p "$root/lib"
+    ln -s ../usr/lib/modules "$root/lib/modules"
+  fi
+  run "depmod for $release" depmod -b "$root" "$release"
+
+  local stage="$cache/kernels/generic/.$suite.new"
+  rm -rf "$stage"
+  mkdir -p "$stage"
+  cp "$vmlinuz" "$stage/vmlinuz"
+  cp "$config" "$stage/config"
+  echo "$release" >"$stage/release"
+  copy_generic_modules "$root/lib/modules/$release" "$stage/modules"
+  rm -rf "$dest"
+  mv "$stage" "$dest"
+  rm -rf "$deb" "$root"
+  echo "generic kernel $suite: fetched $release from ${packages[*]};" \
+    "modules $(tr '\n' ' ' <"$dest/modules/order")"
+}
+
+# copy_generic_modules writes each of generic_modules, after the modules
+# modules.dep says it needs, uncompressed into TARGET, and their names in
+# insmod's order into TARGET/order. modules.dep lists every module a module
+# needs, those it needs directly first, so insmod takes them last to first.
+copy_generic_modules() {
+  local tree="$1" target="$2" module pattern line path name i
+  local -a order=() needed
+  mkdir -p "$target"
+  for module in "${generic_modules[@]}"; do
+    # a module's file may spell its underscores as dashes
+    pattern="${module//_/[-_]}"
+    if grep -qE "/$pattern\.ko" "$tree/modules.builtin"; then
+      echo "generic kernel $(basename "$tree"): $module is built in"
+      continue
+    fi
+    line="$(grep -E "/$pattern\.ko[.a-z]*:" "$tree/modules.dep" || true)"
+    [[ -n $line ]] || fail "no $module in $(basename "$tree")'s modules.dep"
+    read -r -a needed <<<"${line//:/ }"
+    for ((i = ${#needed[@]} - 1; i > 0; i--)); do order+=("${needed[i]}"); done
+    order+=("${needed[0]}")
+  done
+  for path in "${order[@]}"; do
+    name="$(basename "$path")"
+    name="${name%%.ko*}"
+    [[ ! -e $target/$name.ko ]] || continue
+    case $path in
+      *.ko.xz) xz -dc "$tree/$path" >"$target/$name.ko" ;;
+      *.ko.zst) zstd -qdc "$tree/$path" >"$target/$name.ko" ;;
+      *) cp "$tree/$path" "$target/$name.ko" ;;
+    esac
+    echo "$name" >>"$target/order"
+  done
+}
+
 # fetch_foreign_kernel puts the kernel file of another architecture's image
 # package into kernels/ARCH/SUITE/NAME, for the image readers' tests: arm64
 # ships an Image as vmlinuz, riscv64 an Image inside a PE file as vmlinux.
@@ -465,6 +580,9 @@ mkdir -p "$cache/kernels" "$cache/static"
 cache="$(cd "$cache" && pwd)"
 for suite in "${suites[@]}"; do
   fetch_kernel "$suite"
+done
+for suite in "${suites[@]}"; do
+  fetch_generic_kernel "$suite"
 done
 fetch_foreign_kernel arm64 bookworm cloud-arm64 vmlinuz
 fetch_foreign_kernel arm64 trixie cloud-arm64 vmlinuz
