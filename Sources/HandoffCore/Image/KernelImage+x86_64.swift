@@ -60,14 +60,13 @@ extension KernelImage {
 
   /// Why the x86_64 loader cannot boot this image, for any but a bzImage.
   var x86Refusal: String {
-    let elsewhere =
-      (architecture == .arm64 || architecture == .riscv64) && !isELF
-      ? ", which Handoff boots through kexec_load only" : ", which Handoff does not boot yet"
+    // every other format Handoff reads boots through its own loader
+    let elsewhere = ", which Handoff boots through kexec_load only"
     switch self {
     case .bzImage:
       return "it is a bzImage"
     case .elf(let image) where image.machine == .x86_64:
-      return "it is an ELF vmlinux, which Handoff boots through kexec_load only"
+      return "it is an ELF vmlinux" + elsewhere
     case .elf(let image):
       return "it is an ELF vmlinux for \(image.machine.architecture.rawValue)" + elsewhere
     case .uki(let image):
