@@ -74,6 +74,8 @@ extension ELFImage {
         expected: "at least \(hex(span)), from the start of \(field) to the end of "
           + "program header \(last.index)'s p_memsz")
     }
+
+    // its length: to the end of the last file byte, within the limit
     var length: UInt64 = 0
     for segment in loadSegments {
       length = max(length, segment.physicalAddress - base + segment.fileSize)
@@ -86,13 +88,7 @@ extension ELFImage {
     }
 
     // the flat Image: each segment's file bytes at its place, zero between
-    var flat = [UInt8](repeating: 0, count: Int(length))
-    for segment in loadSegments where segment.fileSize > 0 {
-      let from = Int(segment.offset)
-      let to = Int(segment.physicalAddress - base)
-      flat.replaceSubrange(
-        to..<to + Int(segment.fileSize), with: fileBytes[from..<from + Int(segment.fileSize)])
-    }
+    let flat = laidOut(fileBytes, from: base, length: Int(length))
     let flatPath = path + " (flat Image)"
     switch machine {
     case .aarch64:
@@ -104,6 +100,21 @@ extension ELFImage {
     case .x86_64:
       preconditionFailure("an x86_64 vmlinux, refused above")
     }
+  }
+
+  /// The segments' file bytes, each `p_paddr - base` from the start, zero
+  /// before and between them; `length` bytes in all. The segments are in
+  /// order and apart, so each starts at or past the end of the bytes so far.
+  private func laidOut(_ fileBytes: [UInt8], from base: UInt64, length: Int) -> [UInt8] {
+    var flat: [UInt8] = []
+    flat.reserveCapacity(length)
+    for segment in loadSegments where segment.fileSize > 0 {
+      let start = Int(segment.physicalAddress - base)
+      flat.append(contentsOf: repeatElement(0, count: start - flat.count))
+      let offset = Int(segment.offset)
+      flat.append(contentsOf: fileBytes[offset..<offset + Int(segment.fileSize)])
+    }
+    return flat
   }
 
   /// Where `segment`'s program header starts in the file.
