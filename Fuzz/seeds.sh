@@ -135,6 +135,25 @@ printf 'zimg' | dd of="$zboot" bs=1 seek=4 conv=notrunc status=none
 put "$zboot" 8 4 0x400             # payload offset
 put "$zboot" 12 4 "$(stat -c %s "$arm64.gz")"
 printf 'gzip' | dd of="$zboot" bs=1 seek=24 conv=notrunc status=none
+
+# an arm64 ELF vmlinux of the same Image: one PT_LOAD holding it, bss after
+elf=$images/vmlinux-arm64.bin
+head -c 4096 /dev/zero >"$elf"
+printf '\x7fELF\x02\x01\x01' | dd of="$elf" conv=notrunc status=none
+put "$elf" 0x10 2 3                # e_type: ET_DYN
+put "$elf" 0x12 2 183              # e_machine: EM_AARCH64
+put "$elf" 0x18 8 0xffff800080000000
+put "$elf" 0x20 8 0x40             # e_phoff
+put "$elf" 0x36 2 56               # e_phentsize
+put "$elf" 0x38 2 1                # e_phnum
+put "$elf" 0x40 4 1                # p_type: PT_LOAD
+put "$elf" 0x44 4 7                # p_flags: R W E
+put "$elf" 0x48 8 0x1000           # p_offset
+put "$elf" 0x50 8 0xffff800080000000
+put "$elf" 0x58 8 0xffff800080000000
+put "$elf" 0x60 8 0x1000           # p_filesz
+put "$elf" 0x68 8 0x10000          # p_memsz: image_size
+cat "$arm64" >>"$elf"
 rm -f "$arm64" "$arm64.gz"
 
 # the memory map as this machine shows it

@@ -68,7 +68,9 @@ struct GuestInitramfs {
             next.kernel.image, initrd: initrd, commandLine: commandLine,
             architecture: plan.scenario.architecture, paths: paths))
       } else {
-        let kernel = try KernelForms.bytes(of: next.kernel.image, as: plan.scenario.kernelForm)
+        let kernel = try KernelForms.bytes(
+          of: next.kernel.image, as: plan.scenario.kernelForm,
+          architecture: plan.scenario.architecture, paths: paths)
         archive.addFile("next/vmlinuz", contents: kernel)
         archive.addFile("next/initrd", contents: initrd)
         archive.addFile("next/cmdline", contents: Array(commandLine.utf8))

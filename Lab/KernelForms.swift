@@ -4,15 +4,21 @@ import HandoffCore
 /// Makes the forms of a kernel image the lab hands to `handoff load`, from
 /// the image Debian ships, with the tools a distribution would use.
 enum KernelForms {
-  /// The bytes of `image` in `form`.
-  static func bytes(of image: URL, as form: KernelForm) throws -> [UInt8] {
+  /// The bytes of `image`, a kernel for `architecture`, in `form`.
+  static func bytes(
+    of image: URL, as form: KernelForm, architecture: GuestArchitecture, paths: LabPaths
+  ) throws -> [UInt8] {
     switch form {
     case .asShipped:
       return [UInt8](try Data(contentsOf: image))
     case .gzip:
       return try run("/bin/gzip", ["-9", "-n", "-c", image.path])
-    case .elf:
+    case .elf where architecture == .x86_64:
       return try vmlinux(in: image)
+    case .elf:
+      return try linkedVmlinux(of: image, architecture: architecture, paths: paths)
+    case .zboot:
+      return try zboot(of: image, architecture: architecture)
     case .uki:
       preconditionFailure("a unified kernel image needs its initrd and command line")
     }
@@ -30,6 +36,88 @@ enum KernelForms {
     } catch {
       throw LabError.tool("unpacking the vmlinux in \(image.path): \(error)")
     }
+  }
+
+  /// The image_size of the arm64 or riscv64 Image in `bytes`, read with
+  /// Handoff's own readers.
+  static func imageSize(of bytes: [UInt8], path: String) throws -> UInt64 {
+    do {
+      return try KernelImage.read(path: path, bytes: bytes).deviceTreeKernel(fileBytes: bytes)
+        .imageSize
+    } catch {
+      throw LabError.tool("reading the Image header of \(path): \(error)")
+    }
+  }
+
+  /// An ELF vmlinux around an arm64 or riscv64 Image, linked with
+  /// binutils: objcopy makes the Image an object's `.image` section, and
+  /// ld places it in one PT_LOAD at the address Debian's 6.12 kernels link
+  /// at, entered at its start, with a bss that takes `p_memsz` to the
+  /// header's image_size. The segments of a vmlinux from a kernel build
+  /// lay out to the same Image.
+  static func linkedVmlinux(
+    of image: URL, architecture: GuestArchitecture, paths: LabPaths
+  ) throws -> [UInt8] {
+    let (format, machine, address): (String, String, String)
+    switch architecture {
+    case .aarch64:
+      (format, machine, address) = ("elf64-littleaarch64", "aarch64", "0xffff800080000000")
+    case .riscv64:
+      (format, machine, address) = ("elf64-littleriscv", "riscv", "0xffffffff80000000")
+    case .x86_64:
+      preconditionFailure("an x86_64 vmlinux comes out of its bzImage")
+    }
+    let objcopy = "/usr/bin/\(architecture.rawValue)-linux-gnu-objcopy"
+    let ld = "/usr/bin/\(architecture.rawValue)-linux-gnu-ld"
+    for tool in [objcopy, ld] where !FileManager.default.fileExists(atPath: tool) {
+      throw LabError.missing("\(tool); run 'make setup'")
+    }
+    let bytes = [UInt8](try Data(contentsOf: image))
+    let bss = try imageSize(of: bytes, path: image.path) - UInt64(bytes.count)
+
+    let directory = paths.work.appendingPathComponent("elf")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let object = directory.appendingPathComponent("image.o")
+    _ = try run(
+      objcopy,
+      [
+        "-I", "binary", "-O", format, "-B", machine, "--rename-section",
+        ".data=.image,alloc,load,code,contents", image.path, object.path,
+      ])
+    let script = directory.appendingPathComponent("vmlinux.lds")
+    let text = """
+      ENTRY(_text)
+      PHDRS { image PT_LOAD FLAGS(7); }
+      SECTIONS {
+        . = \(address);
+        _text = .;
+        .image : { *(.image) } :image
+        .bss (NOLOAD) : { . = . + 0x\(String(bss, radix: 16)); } :image
+      }
+
+      """
+    try Data(text.utf8).write(to: script)
+    let output = directory.appendingPathComponent("vmlinux")
+    _ = try run(
+      ld,
+      [
+        "-T", script.path, "--no-warn-rwx-segments", "--build-id=none", "-o", output.path,
+        object.path,
+      ])
+    return [UInt8](try Data(contentsOf: output))
+  }
+
+  /// An EFI zboot image of an arm64 Image, its payload compressed with
+  /// zstd at zstd's default level and named `zstd22`, as the kernel's
+  /// build names it.
+  static func zboot(of image: URL, architecture: GuestArchitecture) throws -> [UInt8] {
+    guard architecture == .aarch64 else {
+      throw LabError.missing("a zboot writer for \(architecture.rawValue); the lab writes arm64's")
+    }
+    let size = try FileManager.default.attributesOfItem(atPath: image.path)[.size] as? Int ?? 0
+    let payload = try run("/usr/bin/zstd", ["-q", "-c", image.path])
+    return ZbootWriter(payload: payload, imageSize: size, compressionType: "zstd22").bytes
   }
 
   /// systemd's EFI stub for `architecture`, from Debian's systemd-boot-efi

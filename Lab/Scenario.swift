@@ -76,8 +76,15 @@ enum KernelForm {
   case asShipped
   /// Compressed with gzip, as an arm64 Image.gz.
   case gzip
-  /// The ELF vmlinux a bzImage carries, unpacked from its payload.
+  /// An ELF vmlinux: on x86_64 the one a bzImage carries, unpacked from its
+  /// payload; on aarch64 and riscv64 one binutils links around the Image.
   case elf
+  /// An arm64 EFI zboot image whose payload is the Image compressed with
+  /// zstd. Its PE header is valid, but its code is no decompressor: the
+  /// entry only returns EFI_LOAD_ERROR, so firmware cannot boot it.
+  /// Handoff, like kexec-tools, unpacks the payload itself and never runs
+  /// the stub, which is all the lab shows.
+  case zboot
   /// A unified kernel image: systemd's EFI stub with the kernel, the next
   /// stage's initramfs and its command line as sections, put together with
   /// objcopy. The stage before loads it with neither --initrd nor --cmdline.
@@ -284,6 +291,17 @@ struct Scenario {
         architecture: .aarch64, firmware: .direct, suites: [.bookworm, .trixie],
         kernelForm: .gzip),
       Scenario(
+        name: "arm64-elf-6.1-to-6.12",
+        summary: "arm64: 6.1 loads an ELF vmlinux of 6.12 the lab linked around its Image with "
+          + "binutils; Handoff lays its segments out as the Image",
+        architecture: .aarch64, firmware: .direct, suites: [.bookworm, .trixie], kernelForm: .elf),
+      Scenario(
+        name: "arm64-zboot-6.1-to-6.12",
+        summary: "arm64: 6.1 loads 6.12 from an EFI zboot image the lab wrote around its "
+          + "zstd-compressed Image; Handoff unpacks the payload and never runs the stub",
+        architecture: .aarch64, firmware: .direct, suites: [.bookworm, .trixie],
+        kernelForm: .zboot),
+      Scenario(
         name: "riscv64-6.12-to-7.x",
         summary: "riscv64: 6.12 hands off to 7.x on QEMU's virt board under OpenSBI through "
           + "kexec_load, with Handoff's purgatory checking every segment",
@@ -292,6 +310,11 @@ struct Scenario {
         name: "riscv64-7.x-to-6.12",
         summary: "riscv64: 7.x hands off to 6.12 the same way",
         architecture: .riscv64, firmware: .direct, suites: [.sid, .trixie]),
+      Scenario(
+        name: "riscv64-elf-6.12-to-7.x",
+        summary: "riscv64: 6.12 loads an ELF vmlinux of 7.x the lab linked around its Image "
+          + "with binutils; Handoff lays its segments out as the Image",
+        architecture: .riscv64, firmware: .direct, suites: [.trixie, .sid], kernelForm: .elf),
       Scenario(
         name: "riscv64-corrupt-segment",
         summary: "riscv64: a kernel byte damaged after its digest: the purgatory names it on the "

@@ -24,8 +24,10 @@ let lab = Lab(paths: paths, echo: echo)
 
 switch arguments.first {
 case "list":
+  // names in a column as wide as the longest, and a space
+  let width = (Scenario.all.map(\.name.count).max() ?? 0) + 1
   for scenario in Scenario.all {
-    print(scenario.name.padding(toLength: 22, withPad: " ", startingAt: 0) + scenario.summary)
+    print(scenario.name.padding(toLength: width, withPad: " ", startingAt: 0) + scenario.summary)
   }
 case "run":
   let names = Array(arguments.dropFirst())

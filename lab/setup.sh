@@ -15,7 +15,8 @@ cache="${HANDOFF_LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/handoff-lab}"
 packages=(
   qemu-system-x86 qemu-system-arm qemu-system-misc ovmf busybox-static musl-dev musl-tools cpio
   xz-utils zstd kexec-tools sbsigntool openssl python3-venv zlib1g-dev libzstd-dev libfdt-dev
-  qemu-user-static file systemd-boot-efi binutils-aarch64-linux-gnu kmod
+  qemu-user-static file systemd-boot-efi binutils-aarch64-linux-gnu binutils-riscv64-linux-gnu
+  kmod
 )
 # what the static build links for aarch64 and riscv64; for x86_64 it uses
 # the same packages, installed above

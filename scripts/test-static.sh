@@ -2,9 +2,9 @@
 # Checks the binaries `make static` leaves in dist/: each is a stripped,
 # statically linked executable of its architecture, at most 1 MiB, and runs,
 # under qemu-user (qemu-user-static) where it is not this machine's own:
-# --help, the error for a file that is not there, and `inspect` of Debian's
-# bookworm kernel from the lab cache, whose text and JSON must be the same on
-# every architecture.
+# --help, the error for a file that is not there, `inspect` of a small arm64
+# ELF vmlinux, and `inspect` of Debian's bookworm kernel from the lab cache,
+# whose text and JSON must be the same on every architecture.
 #
 # usage: scripts/test-static.sh [ARCH...]    (x86_64 aarch64 riscv64 when none)
 #
@@ -97,6 +97,39 @@ literal() {
   sed 's/[][\\.*^$+?(){}|]/\\&/g' <<<"$1"
 }
 
+# put FILE OFFSET WIDTH VALUE: a little-endian integer into FILE
+put() {
+  local file=$1 offset=$2 width=$3 value=$4 bytes="" index
+  for ((index = 0; index < width; index++)); do
+    bytes+=$(printf '\\x%02x' $(((value >> (8 * index)) & 0xff)))
+  done
+  printf "$bytes" | dd of="$file" bs=1 seek=$((offset)) conv=notrunc status=none
+}
+
+# an arm64 ELF vmlinux: one PT_LOAD holding a 4 KiB Image, its bss to
+# image_size, named by a path short enough for Swift to keep it inline
+vmlinux=$work/vmlinux
+head -c 8192 /dev/zero >"$vmlinux"
+printf '\x7fELF\x02\x01\x01' | dd of="$vmlinux" conv=notrunc status=none
+put "$vmlinux" 0x10 2 2                # e_type: ET_EXEC
+put "$vmlinux" 0x12 2 183              # e_machine: EM_AARCH64
+put "$vmlinux" 0x18 8 0xffff800080000000
+put "$vmlinux" 0x20 8 0x40             # e_phoff
+put "$vmlinux" 0x36 2 56               # e_phentsize
+put "$vmlinux" 0x38 2 1                # e_phnum
+put "$vmlinux" 0x40 4 1                # p_type: PT_LOAD
+put "$vmlinux" 0x44 4 7                # p_flags: R W E
+put "$vmlinux" 0x48 8 0x1000           # p_offset
+put "$vmlinux" 0x50 8 0xffff800080000000
+put "$vmlinux" 0x58 8 0xffff800080000000
+put "$vmlinux" 0x60 8 0x1000           # p_filesz
+put "$vmlinux" 0x68 8 0x10000          # p_memsz
+printf 'ARMd' | dd of="$vmlinux" bs=1 seek=$((0x1038)) conv=notrunc status=none
+put "$vmlinux" 0x1010 8 0x10000        # image_size
+put "$vmlinux" 0x1018 8 0xa            # flags: 4K pages, anywhere
+printf 'Linux version 6.99.0-static (test) #1 SMP\n' |
+  dd of="$vmlinux" bs=1 seek=$((0x1100)) conv=notrunc status=none
+
 release=""
 if [[ -s $kernel && -s ${kernel%/*}/release ]]; then
   release=$(<"${kernel%/*}/release")
@@ -149,6 +182,12 @@ for arch in "${arches[@]}"; do
   run "$arch" missing-file inspect /nonexistent/vmlinuz
   expect "$arch" missing-file 1 \
     '^Error: .*open\("/nonexistent/vmlinuz", O_RDONLY\) = ENOENT$'
+
+  cd "$work"
+  run "$arch" inspect-elf inspect vmlinux
+  cd "$root"
+  expect "$arch" inspect-elf 0 '^format: +ELF vmlinux$' '^architecture: +arm64$' \
+    '^64-bit handoff: +yes$'
 
   if [[ -z $release ]]; then
     skip "$arch: inspect: no bookworm kernel at $kernel (make setup fetches it)"

@@ -53,6 +53,33 @@ struct PlanArm64Tests {
   }
 
   @Test(
+    "plan of an ELF vmlinux around the Image places the same kernel bytes at the same address",
+    .enabled(if: kernel.isPresent, "no arm64 kernel in the lab cache; run 'make setup'"))
+  func elf() throws {
+    let system = try Self.system()
+    let image = try Self.kernel.image()
+    let imageSize = try Arm64Image(path: Self.kernel.imagePath, bytes: image).imageSize
+    let vmlinux = HandmadeELF.vmlinux(
+      of: image, machine: 183, parts: [0..<image.count], linkAddress: 0xffff_8000_8000_0000,
+      memoryEnd: imageSize)
+    system.files["/boot/vmlinux"] = .file(vmlinux.bytes)
+
+    // the kernel's segment, its entry and its digest
+    func kernelLines(_ path: String) -> [String] {
+      let run = CommandRun.handoff(
+        "plan", path, "--memmap", "/root/virt-iomem.txt", "--dtb", "/root/virt.dtb", on: system)
+      return run.output.split(separator: "\n").map(String.init).filter { line in
+        line.hasPrefix("  0  kernel") || line.hasPrefix("  kernel entry")
+          || line.contains("[0x41c00000, ")
+      }
+    }
+    let fromImage = kernelLines("/boot/Image")
+    #expect(fromImage.count == 3)
+    #expect(kernelLines("/boot/vmlinux") == fromImage)
+    #expect(system.kexecCalls.isEmpty)
+  }
+
+  @Test(
     "plan without --dtb on a machine with no /sys/firmware/fdt says to give one",
     .enabled(if: kernel.isPresent, "no arm64 kernel in the lab cache; run 'make setup'"))
   func noDeviceTree() throws {

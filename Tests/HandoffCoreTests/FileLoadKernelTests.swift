@@ -68,7 +68,7 @@ struct FileLoadKernelTests {
     #expect(kernel.commandLine == HandmadeUKI.commandLine)
   }
 
-  @Test("An ELF vmlinux is refused: no kernel's kexec_file_load reads one")
+  @Test("An x86_64 ELF vmlinux is refused: the kernel's kexec_file_load does not read one")
   func elfRefused() {
     #expect(
       throws: HandoffError.unsupportedImage(
@@ -98,4 +98,16 @@ struct FileLoadKernelTests {
   func debianKernel(kernel: LabKernel) throws {
     #expect(try Self.fileLoadKernel(try kernel.image()).unpacked == nil)
   }
+
+  @Test("An arm64 ELF vmlinux goes as the Image its program headers lay out")
+  func arm64ELF() throws {
+    let image = HandmadeImage(.arm64).bytes
+    let made = HandmadeELF.vmlinux(
+      of: image, machine: 183, parts: [0..<0x1000, 0x1000..<image.count],
+      linkAddress: 0xffff_8000_8000_0000, memoryEnd: 0x4_0000)
+    let kernel = try Self.fileLoadKernel(made.bytes)
+    #expect(kernel.unpacked == image)
+    #expect(kernel.unpackedFrom == "an ELF vmlinux's program headers")
+  }
+
 }

@@ -26,6 +26,9 @@ struct KernelImageFormatTests {
     let riscv64 = HandmadeImage(.riscv64).bytes
     var aarch64ELF = HandmadeELF()
     aarch64ELF.machine = 183
+    let riscv64ELF = HandmadeELF.vmlinux(
+      of: riscv64, machine: 243, parts: [0..<0x1000, 0x1000..<riscv64.count],
+      linkAddress: 0xffff_ffff_8000_0000, memoryEnd: 0x4_0000)
     var arm64UKI = HandmadeUKI(linux: arm64)
     arm64UKI.machine = 0xaa64
     return [
@@ -39,6 +42,10 @@ struct KernelImageFormatTests {
       Made(
         name: "an arm64 ELF vmlinux", bytes: aarch64ELF.bytes, format: "ELF vmlinux",
         architecture: .arm64, refusal: "an ELF vmlinux for arm64" + foreign),
+      Made(
+        name: "a riscv64 ELF vmlinux holding an Image", bytes: riscv64ELF.bytes,
+        format: "ELF vmlinux", architecture: .riscv64,
+        refusal: "an ELF vmlinux for riscv64" + foreign),
       Made(
         name: "an arm64 Image", bytes: arm64, format: "arm64 Image", architecture: .arm64,
         refusal: "an arm64 Image" + foreign),
@@ -92,13 +99,13 @@ struct KernelImageFormatTests {
   }
 
   @Test(
-    "Handoff's own loader boots bzImages, x86_64 ELF, and arm64 and riscv64 Images however wrapped",
+    "Handoff's loader boots bzImages, ELF vmlinux, and arm64 and riscv64 Images however wrapped",
     arguments: made)
   func loaderRefusal(made: Made) throws {
     let image = try KernelImage.read(path: "kernel", bytes: made.bytes)
     let boots = [
-      "a bzImage", "an x86_64 ELF vmlinux", "an arm64 Image", "a riscv64 Image",
-      "a gzip-compressed arm64 Image",
+      "a bzImage", "an x86_64 ELF vmlinux", "a riscv64 ELF vmlinux holding an Image",
+      "an arm64 Image", "a riscv64 Image", "a gzip-compressed arm64 Image",
       "a zstd-compressed riscv64 Image", "an EFI zboot image", "a UKI carrying a bzImage",
       "a UKI carrying an arm64 Image",
     ].contains(made.name)

@@ -54,8 +54,41 @@ public struct HandmadeELF: Sendable {
   public var fileSize = 0x3000
   public var banner =
     "Linux version 6.99.0-handmade (test@handoff) (gcc 14) #1 SMP PREEMPT_DYNAMIC 2026\n"
+  /// Bytes written at file offsets after the headers and the banner, such
+  /// as the parts of an Image.
+  public var contents: [(offset: Int, bytes: [UInt8])] = []
 
   public init() {}
+
+  /// An arm64 (183) or riscv64 (243) vmlinux holding `image`, as a
+  /// kernel's linker lays one out: one PT_LOAD per range of `parts`, each
+  /// at `linkAddress` plus its start in the Image and at that distance from
+  /// the first in the file, which begins at 0x10000; the last one's
+  /// `p_memsz` reaches `memoryEnd` bytes past `linkAddress`, its bss.
+  /// Entered at `linkAddress`; no banner but the Image's own.
+  public static func vmlinux(
+    of image: [UInt8], machine: UInt16, parts: [Range<Int>], linkAddress: UInt64,
+    memoryEnd: UInt64
+  ) -> HandmadeELF {
+    var made = HandmadeELF()
+    made.type = 3
+    made.machine = machine
+    made.entry = linkAddress
+    made.banner = ""
+    made.segments = []
+    for (index, part) in parts.enumerated() {
+      let address = linkAddress + UInt64(part.lowerBound)
+      let end = index == parts.count - 1 ? linkAddress + memoryEnd : address + UInt64(part.count)
+      made.segments.append(
+        Segment(
+          flags: index == 0 ? 5 : 6, offset: 0x1_0000 + UInt64(part.lowerBound),
+          virtualAddress: address, physicalAddress: address, fileSize: UInt64(part.count),
+          memorySize: end - address))
+      made.contents.append((0x1_0000 + part.lowerBound, Array(image[part])))
+    }
+    made.fileSize = 0x1_0000 + (parts.last?.upperBound ?? 0)
+    return made
+  }
 
   public var bytes: [UInt8] {
     var file = [UInt8](repeating: 0, count: fileSize)
@@ -86,6 +119,9 @@ public struct HandmadeELF: Sendable {
     let text = Array(banner.utf8)
     if 0x1100 + text.count <= file.count {
       file.replaceSubrange(0x1100..<0x1100 + text.count, with: text)
+    }
+    for (offset, bytes) in contents {
+      file.replaceSubrange(offset..<offset + bytes.count, with: bytes)
     }
     return file
   }

@@ -1,7 +1,7 @@
 // Fuzzes the readers of every kernel image format: KernelImage.read, which
 // tells them apart, and each reader on its own, so that a reader's refusals
 // are reached whatever the magic numbers say. Then what inspect and the
-// x86_64 loader ask of an image that read.
+// loaders ask of an image that read.
 import FuzzSupport
 import HandoffCore
 
@@ -49,6 +49,7 @@ func check(_ image: KernelImage, fileBytes: [UInt8]) {
   _ = (image.formatName, image.formatWithArticle, image.architecture, image.kernelVersion)
   _ = read { () throws(HandoffError) in try image.bzImage() }
   _ = read { () throws(HandoffError) in try image.x86Kernel(fileBytes: fileBytes) }
+  _ = read { () throws(HandoffError) in try image.deviceTreeKernel(fileBytes: fileBytes) }
   switch image {
   case .elf(let elf):
     for segment in elf.loadSegments {
@@ -57,6 +58,13 @@ func check(_ image: KernelImage, fileBytes: [UInt8]) {
         "PT_LOAD \(segment.index) reaches past the end of the file")
       expect(segment.fileSize <= segment.memorySize, "PT_LOAD \(segment.index): filesz > memsz")
       _ = segment.flagsText
+    }
+    let flat = read { () throws(HandoffError) in
+      try elf.flatImage(fileBytes: fileBytes, limit: limit).deviceTreeKernel(fileBytes: [])
+    }
+    if let flat {
+      expect(flat.bytes.count <= limit, "a flat Image past the limit")
+      expect(UInt64(flat.bytes.count) <= flat.imageSize, "a flat Image past its image_size")
     }
   case .arm64Image(let arm64):
     expect(arm64.bytes.count <= limit || arm64.compression == nil, "unpacked past the limit")

@@ -12,6 +12,8 @@ public struct ELFImage: Equatable, Sendable {
   public let type: UInt16
   /// `e_entry`: a physical address on x86_64, a virtual one on arm64.
   public let entry: UInt64
+  /// `e_phoff`: where the program header table starts in the file.
+  public let programHeaderOffset: Int
   /// The PT_LOAD program headers, in file order: what a loader places.
   public let loadSegments: [ELFProgramHeader]
   /// The version from the kernel's banner, such as `6.12.48+deb13-amd64 (...) #1 SMP ...`.
@@ -120,6 +122,7 @@ public struct ELFImage: Equatable, Sendable {
         expected: "at least one PT_LOAD program header")
     }
     try ELFProgramHeader.requireApart(segments, path: path, tableOffset: table)
+    programHeaderOffset = table
     loadSegments = segments
 
     // the entry lies in a segment, by its virtual or its physical address

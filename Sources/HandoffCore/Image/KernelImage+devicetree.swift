@@ -1,6 +1,7 @@
 // What the arm64 and riscv64 loader takes out of a kernel image: the Image,
-// plain or unpacked from gzip, zstd or an EFI zboot image, and what a unified
-// kernel image carries along with one.
+// plain, unpacked from gzip, zstd or an EFI zboot image, or laid out from an
+// ELF vmlinux's segments, and what a unified kernel image carries along with
+// one.
 
 /// The kernel an arm64 or riscv64 loader boots: an Image's header fields and
 /// its unpacked bytes, with the initrd and command line a UKI brings.
@@ -20,12 +21,17 @@ extension DeviceTreeLoadPlanner.Architecture: Equatable {}
 
 extension KernelImage {
   /// The arm64 or riscv64 Image inside this image: itself, a zboot image's
-  /// payload, or a UKI's .linux (which may itself be a zboot image).
+  /// payload, a UKI's .linux (which may itself be a zboot image), or the
+  /// segments of an ELF vmlinux laid out flat. `fileBytes` are the file's
+  /// bytes.
   ///
   /// Throws `unsupportedImage` naming the format for anything that holds
-  /// no little-endian arm64 or riscv64 Image.
-  public func deviceTreeKernel() throws(HandoffError) -> DeviceTreeKernel {
+  /// no little-endian arm64 or riscv64 Image, and what
+  /// `ELFImage.flatImage` throws.
+  public func deviceTreeKernel(fileBytes: [UInt8]) throws(HandoffError) -> DeviceTreeKernel {
     switch self {
+    case .elf(let elf) where elf.machine != .x86_64:
+      return try elf.flatImage(fileBytes: fileBytes).deviceTreeKernel(fileBytes: fileBytes)
     case .arm64Image(let image):
       if image.flags.bigEndian {
         throw .unsupportedImage(path: path, reason: "it is a big-endian arm64 Image")
@@ -43,9 +49,9 @@ extension KernelImage {
         imageSize: image.imageSize, kernelVersion: image.kernelVersion, initrd: nil,
         commandLine: nil)
     case .zboot(let zboot):
-      return try zboot.kernel.deviceTreeKernel()
+      return try zboot.kernel.deviceTreeKernel(fileBytes: fileBytes)
     case .uki(let uki):
-      let inner = try uki.kernel.deviceTreeKernel()
+      let inner = try uki.kernel.deviceTreeKernel(fileBytes: uki.kernelBytes)
       return DeviceTreeKernel(
         architecture: inner.architecture, bytes: inner.bytes, textOffset: inner.textOffset,
         imageSize: inner.imageSize, kernelVersion: inner.kernelVersion, initrd: uki.initrd,

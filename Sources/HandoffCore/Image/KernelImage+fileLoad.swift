@@ -8,8 +8,8 @@
 /// brings along with it.
 public struct FileLoadKernel: Equatable, Sendable {
   /// The kernel's bytes when they are not the file's own: a UKI's .linux,
-  /// or an Image unpacked from gzip, zstd or an EFI zboot image; nil when
-  /// the file is handed over as it is.
+  /// or an Image unpacked from gzip, zstd or an EFI zboot image or laid out
+  /// from an ELF vmlinux; nil when the file is handed over as it is.
   public let unpacked: [UInt8]?
   /// What the unpacked bytes are, for messages: "a UKI's .linux".
   public let unpackedFrom: String?
@@ -25,17 +25,17 @@ public struct FileLoadKernel: Equatable, Sendable {
 extension KernelImage {
   /// The kernel kexec_file_load is handed for this image: a bzImage, or the
   /// bzImage in a UKI, with a 64-bit entry, or an arm64 or riscv64 Image,
-  /// plain, compressed, in a zboot image or in a UKI. `fileBytes` are the
-  /// file's bytes.
+  /// plain, compressed, in a zboot image, in a UKI or as an ELF vmlinux.
+  /// `fileBytes` are the file's bytes.
   ///
   /// Under lockdown the kernel checks the signature of what it is handed:
   /// for a UKI that is the bzImage or Image in its .linux, not the UKI.
   ///
-  /// Throws `unsupportedImage` for an ELF vmlinux, which no kernel's
-  /// kexec_file_load reads on these architectures, and what the format's
-  /// checks throw.
+  /// Throws `unsupportedImage` for an x86_64 ELF vmlinux, which the
+  /// kernel's kexec_file_load does not read, and what the format's checks
+  /// throw.
   public func fileLoadKernel(fileBytes: [UInt8]) throws(HandoffError) -> FileLoadKernel {
-    if isELF {
+    if isELF && (architecture == .x86 || architecture == .x86_64) {
       throw .unsupportedImage(
         path: path,
         reason: "it is an ELF vmlinux, which the kernel's kexec_file_load does not read on "
@@ -50,7 +50,7 @@ extension KernelImage {
         unpackedFrom: kernel.fromUKI ? "a UKI's .linux" : nil, setupHeader: kernel.image,
         initrd: kernel.initrd, commandLine: kernel.commandLine)
     case .arm64, .riscv64:
-      let kernel = try deviceTreeKernel()
+      let kernel = try deviceTreeKernel(fileBytes: fileBytes)
       let from = unpackedImageSource
       return FileLoadKernel(
         unpacked: from == nil ? nil : kernel.bytes, unpackedFrom: from, setupHeader: nil,
@@ -70,7 +70,9 @@ extension KernelImage {
       return "an EFI zboot image's payload"
     case .uki:
       return "a UKI's .linux"
-    case .bzImage, .elf:
+    case .elf:
+      return "an ELF vmlinux's program headers"
+    case .bzImage:
       return nil
     }
   }

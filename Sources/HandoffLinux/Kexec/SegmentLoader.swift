@@ -59,7 +59,7 @@ public struct SegmentLoader<System: SystemCalls> {
     let plan: LoadPlan
     switch image.architecture {
     case .arm64, .riscv64:
-      let kernel = try image.deviceTreeKernel()
+      let kernel = try image.deviceTreeKernel(fileBytes: kernelBytes)
       let commandLine = request.commandLine.resolve(
         running: runningCommandLine, carried: kernel.commandLine)
       let initrd = try readInitrds(request.initrdPaths) ?? kernel.initrd

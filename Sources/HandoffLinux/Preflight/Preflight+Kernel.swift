@@ -11,7 +11,7 @@ extension Preflight {
       let bytes = try system.readFile(path)
       let kernel = try KernelImage.read(path: path, bytes: bytes)
       if kernel.architecture == .arm64 || kernel.architecture == .riscv64 {
-        checkDeviceTreeKernel(kernel, request, into: &report)
+        checkDeviceTreeKernel(kernel, bytes, request, into: &report)
         return
       }
       if case .elf(let elf) = kernel, elf.machine == .x86_64 {
@@ -168,12 +168,13 @@ extension Preflight {
   /// An arm64 or riscv64 kernel: its Image, this machine's architecture,
   /// and where the load would place it.
   private func checkDeviceTreeKernel(
-    _ kernel: KernelImage, _ request: LoadRequest, into report: inout PreflightReport
+    _ kernel: KernelImage, _ bytes: [UInt8], _ request: LoadRequest,
+    into report: inout PreflightReport
   ) {
     let section = "kernel"
     let image: DeviceTreeKernel
     do throws(HandoffError) {
-      image = try kernel.deviceTreeKernel()
+      image = try kernel.deviceTreeKernel(fileBytes: bytes)
     } catch {
       report.add(section, "image", .fail, error.description)
       return
