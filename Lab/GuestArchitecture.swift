@@ -16,10 +16,10 @@ enum GuestArchitecture: String {
 
   var qemu: String { "/usr/bin/qemu-system-\(rawValue)" }
 
-  /// The serial console's device as the kernel names it.
   /// The file name of Debian's kernel in the cache: riscv64 ships vmlinux.
   var kernelFile: String { self == .riscv64 ? "vmlinux" : "vmlinuz" }
 
+  /// The serial console's device as the kernel names it.
   var console: String {
     switch self {
     case .x86_64, .riscv64: return "ttyS0"
