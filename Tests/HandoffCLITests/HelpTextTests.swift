@@ -31,11 +31,12 @@ struct HelpTextTests {
     OVERVIEW: Load a kernel to boot later with 'handoff exec'.
 
     USAGE: handoff load <kernel> [--initrd <file> ...] [--cmdline <text> | --append
-             <text> | --reuse-cmdline] [--syscall <syscall>]
+             <text> | --reuse-cmdline] [--syscall <syscall>] [--crash]
 
     ARGUMENTS:
-      <kernel>                The kernel image to load: an x86_64 bzImage, an arm64
-                              Image (plain or compressed), an EFI zboot image, or a
+      <kernel>                The kernel image to load: an x86_64 bzImage or ELF
+                              vmlinux, an arm64 or riscv64 Image (plain, compressed
+                              or as an ELF vmlinux), an EFI zboot image, or a
                               unified kernel image holding one.
 
     OPTIONS:
@@ -47,6 +48,11 @@ struct HelpTextTests {
       --reuse-cmdline         Give the new kernel the running kernel's command line.
       --dtb <file>            arm64: the device tree the new kernel's starts from,
                               instead of the running kernel's /sys/firmware/fdt.
+      --crash                 Load the kernel to boot when this one panics (a crash
+                              kernel), into the memory crashkernel= reserved,
+                              through kexec_file_load: the running kernel writes the
+                              ELF core header the crash kernel reads /proc/vmcore
+                              from. 'handoff exec' does not boot it.
       --syscall <syscall>     The system call that loads the kernel: auto (the
                               default: kexec_load, or kexec_file_load when the
                               kernel refuses kexec_load), kexec_load or
@@ -176,7 +182,7 @@ struct HelpTextTests {
       run.error == """
         Error: Unknown option '--initramfs'
         Usage: handoff load <kernel> [--initrd <file> ...] \
-        [--cmdline <text> | --append <text> | --reuse-cmdline] [--syscall <syscall>]
+        [--cmdline <text> | --append <text> | --reuse-cmdline] [--syscall <syscall>] [--crash]
           See 'handoff load --help' for more information.
 
         """)

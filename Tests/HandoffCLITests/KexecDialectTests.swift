@@ -137,7 +137,7 @@ struct KexecDialectTests {
       run.error == """
         Error: Missing expected argument '<kernel>'
         Usage: kexec [-l <kernel> | -f <kernel>] [--initrd=<file>] [--append=<text>] \
-        [--reuse-cmdline] | kexec -e | kexec -u
+        [--reuse-cmdline] | kexec -p <kernel> ... | kexec -e | kexec -u [-p]
           See 'kexec --help' for more information.
 
         """)
@@ -149,8 +149,11 @@ struct KexecDialectTests {
       (["-l"], "Error: Missing expected argument '<kernel>'"),
       (["-l", "/boot/vmlinuz", "/boot/other"], "Error: Unexpected argument '/boot/other'"),
       (["-l", "/boot/vmlinuz", "--initrd"], "Error: Missing value for '--initrd <file>'"),
-      (["-p", "/boot/vmlinuz"], "Error: Unknown option '-p'"),
-      (["-lp", "/boot/vmlinuz"], "Error: Unknown option '-p'"),
+      (
+        ["-p", "/boot/vmlinuz", "-e"],
+        "Error: '-p' loads a kernel for a panic, and cannot be booted with '-e' or '-f'"
+      ),
+      (["-q", "/boot/vmlinuz"], "Error: Unknown option '-q'"),
     ])
   func usageErrors(arguments: [String], firstLine: String) {
     let system = machine()

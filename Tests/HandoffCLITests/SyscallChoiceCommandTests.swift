@@ -60,7 +60,7 @@ struct SyscallChoiceCommandTests {
         Error: The value '\(value)' is invalid for '--syscall <syscall>'; use auto, kexec_load \
         or kexec_file_load
         Usage: handoff load <kernel> [--initrd <file> ...] \
-        [--cmdline <text> | --append <text> | --reuse-cmdline] [--syscall <syscall>]
+        [--cmdline <text> | --append <text> | --reuse-cmdline] [--syscall <syscall>] [--crash]
           See 'handoff load --help' for more information.
 
         """)

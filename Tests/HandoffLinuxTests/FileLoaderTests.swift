@@ -228,6 +228,35 @@ struct FileLoaderTests {
     #expect(system.openDescriptors == [])
   }
 
+  @Test("A crash kernel goes with KEXEC_FILE_ON_CRASH when memory is reserved for it")
+  func crashKernel() throws {
+    let system = Self.machine()
+    system.setText("/sys/kernel/kexec_crash_size", "268435456\n")
+    try FileLoader(system: system).load(
+      LoadRequest(
+        kernelPath: Self.kernel, initrdPaths: ["/boot/initrd.img"],
+        commandLine: .replace("console=ttyS0"), crash: true))
+    #expect(system.fileLoads.map(\.flags) == [0x2])
+    #expect(system.openDescriptors == [])
+  }
+
+  @Test(
+    "A crash kernel is refused before any kexec call when no memory is reserved",
+    arguments: [("0\n", "is 0"), (nil, "cannot be read")])
+  func crashKernelWithoutRegion(size: String?, said: String) {
+    let system = Self.machine()
+    if let size { system.setText("/sys/kernel/kexec_crash_size", size) }
+    #expect(
+      throws: HandoffError.crashKernelUnavailable(
+        reason: "no memory is reserved for one (/sys/kernel/kexec_crash_size \(said)); boot "
+          + "this kernel with crashkernel=SIZE, such as crashkernel=256M")
+    ) {
+      try FileLoader(system: system).load(
+        LoadRequest(kernelPath: Self.kernel, commandLine: .empty, crash: true))
+    }
+    #expect(system.kexecCalls == [])
+  }
+
   /// A request that must fail before the kernel is asked anything.
   struct BadRequest: Sendable, CustomTestStringConvertible {
     var name: String
@@ -421,6 +450,18 @@ struct UnloadTests {
     #expect(
       system.calls == [
         "kexec_file_load(kernel_fd: -1, initrd_fd: -1, cmdline_len: 0, flags: 0x1) = 0"
+      ])
+  }
+
+  @Test("Unloading the crash kernel adds the on-crash flag, in the fallback too")
+  func unloadCrash() throws {
+    let system = RecordingSystem()
+    system.fail("kexec_file_load", with: Errno.ENOSYS)
+    try FileLoader(system: system).unload(crash: true)
+    #expect(
+      system.calls == [
+        "kexec_file_load(kernel_fd: -1, initrd_fd: -1, cmdline_len: 0, flags: 0x3) = ENOSYS",
+        "kexec_load(entry: 0x0, segments: 0, flags: 0x1) = 0",
       ])
   }
 

@@ -33,6 +33,29 @@ struct LoaderTests {
     }
   }
 
+  @Test("A crash kernel goes through kexec_file_load in auto mode, and kexec_load refuses it")
+  func crashKernel() throws {
+    let system = Self.machine()
+    system.setText("/sys/kernel/kexec_crash_size", "268435456\n")
+    var request = Self.request
+    request.crash = true
+    let outcome = try Loader(system: system).load(request, syscall: .auto, options: PlanOptions())
+    #expect(outcome.syscall == .kexecFileLoad)
+    #expect(outcome.fallbackReason == nil)
+    #expect(Self.order(system) == ["kexec_file_load"])
+    #expect(system.fileLoads.map(\.flags) == [0x2])
+
+    let refused = Self.machine()
+    refused.setText("/sys/kernel/kexec_crash_size", "268435456\n")
+    #expect {
+      _ = try Loader(system: refused).load(request, syscall: .kexecLoad, options: PlanOptions())
+    } throws: { error in
+      guard case .crashKernelUnavailable? = error as? HandoffError else { return false }
+      return true
+    }
+    #expect(refused.kexecCalls == [])
+  }
+
   @Test("Auto mode loads through kexec_load when the kernel takes it")
   func autoKexecLoad() throws {
     let system = Self.machine()

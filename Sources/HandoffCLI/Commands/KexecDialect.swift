@@ -7,7 +7,11 @@ enum KexecDialect {
   static let options = [
     OptionSpec(["-l", "--load"], help: "Load the kernel given as the argument."),
     OptionSpec(["-e", "--exec"], help: "Boot the loaded kernel now."),
-    OptionSpec(["-u", "--unload"], help: "Unload the loaded kernel."),
+    OptionSpec(["-u", "--unload"], help: "Unload the loaded kernel (with -p, the crash kernel)."),
+    OptionSpec(
+      ["-p", "--load-panic"],
+      help: "Load the kernel given as the argument as the crash kernel, booted on a panic; "
+        + "through kexec_file_load."),
     OptionSpec(
       ["-f", "--force"], help: "Load the kernel and boot it at once, without shutting down."),
     OptionSpec(["--initrd", "--ramdisk"], value: "file", help: "An initramfs for the new kernel."),
@@ -31,7 +35,7 @@ enum KexecDialect {
     name: "",
     abstract: "Handoff, answering to kexec-tools' command line.",
     usage: "kexec [-l <kernel> | -f <kernel>] [--initrd=<file>] [--append=<text>] "
-      + "[--reuse-cmdline] | kexec -e | kexec -u",
+      + "[--reuse-cmdline] | kexec -p <kernel> ... | kexec -e | kexec -u [-p]",
     options: options,
     program: "kexec")
 
@@ -51,8 +55,13 @@ enum KexecDialect {
         return ExitStatus.success
       }
       if scanned.has("-u") {
-        try FileLoader(system: system, debug: { context.debug($0) }).unload()
+        try FileLoader(system: system, debug: { context.debug($0) }).unload(
+          crash: scanned.has("-p"))
         return ExitStatus.success
+      }
+      let crash = scanned.has("-p")
+      if crash && (scanned.has("-e") || scanned.has("-f")) {
+        throw .usage("'-p' loads a kernel for a panic, and cannot be booted with '-e' or '-f'")
       }
 
       // load, unless only -e was asked for
@@ -68,7 +77,8 @@ enum KexecDialect {
         let commandLine: CommandLineChoice =
           scanned.has("--reuse-cmdline") ? .append(text ?? "") : .replace(text ?? "")
         let request = LoadRequest(
-          kernelPath: kernel, initrdPaths: scanned.values("--initrd"), commandLine: commandLine)
+          kernelPath: kernel, initrdPaths: scanned.values("--initrd"), commandLine: commandLine,
+          crash: crash)
         let syscall: SyscallChoice =
           scanned.has("-s") ? .kexecFileLoad : scanned.has("-c") ? .kexecLoad : .auto
         try LoadCommand.load(
@@ -82,7 +92,7 @@ enum KexecDialect {
         } else {
           try ExecCommand.boot(context)
         }
-      } else if !scanned.has("-l") {
+      } else if !scanned.has("-l") && !crash {
         console.warn("Loaded; boot it with 'kexec -e'.")
       }
       return ExitStatus.success

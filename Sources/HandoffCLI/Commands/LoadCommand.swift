@@ -34,8 +34,14 @@ enum LoadCommand {
     help: "Zero the RAM the running kernel leaves free, in the purgatory before the jump, "
       + "and say so on the serial port. Needs kexec_load.")
 
+  static let crashOption = OptionSpec(
+    ["--crash"],
+    help: "Load the kernel to boot when this one panics (a crash kernel), into the memory "
+      + "crashkernel= reserved, through kexec_file_load: the running kernel writes the ELF "
+      + "core header the crash kernel reads /proc/vmcore from. 'handoff exec' does not boot it.")
+
   static let options =
-    requestOptions + [
+    requestOptions + [crashOption] + [
       OptionSpec(
         ["--syscall"], value: "syscall",
         help: "The system call that loads the kernel: auto (the default: kexec_load, or "
@@ -46,12 +52,13 @@ enum LoadCommand {
     name: "load",
     abstract: "Load a kernel to boot later with 'handoff exec'.",
     usage: "handoff load <kernel> [--initrd <file> ...] "
-      + "[--cmdline <text> | --append <text> | --reuse-cmdline] [--syscall <syscall>]",
+      + "[--cmdline <text> | --append <text> | --reuse-cmdline] [--syscall <syscall>] [--crash]",
     arguments: [
       (
         "<kernel>",
-        "The kernel image to load: an x86_64 bzImage, an arm64 Image (plain or compressed), "
-          + "an EFI zboot image, or a unified kernel image holding one."
+        "The kernel image to load: an x86_64 bzImage or ELF vmlinux, an arm64 or riscv64 "
+          + "Image (plain, compressed or as an ELF vmlinux), an EFI zboot image, or a unified "
+          + "kernel image holding one."
       )
     ],
     options: options,
@@ -76,15 +83,24 @@ enum LoadCommand {
   static func run<System: SystemCalls>(_ scanned: ScannedArguments, _ context: Context<System>)
     throws(HandoffError) -> Int32
   {
-    let request = try request(from: scanned)
+    var request = try request(from: scanned)
+    request.crash = scanned.has("--crash")
     let syscall = try syscallChoice(scanned.value("--syscall"))
+    if request.crash && scanned.has("--scrub") {
+      throw .usage(
+        "'--crash' and '--scrub' cannot be used together: a crash kernel must find the "
+          + "panicked kernel's memory intact")
+    }
     if syscall == .kexecFileLoad && scanned.has("--scrub") {
       throw .usage(
         "'--scrub' and '--syscall kexec_file_load' cannot be used together: only Handoff's "
           + "own purgatory, which kexec_load runs, scrubs RAM")
     }
     try load(request, syscall: syscall, options: try planOptions(from: scanned), context)
-    context.debug("loaded \(request.kernelPath); boot it with 'handoff exec'")
+    context.debug(
+      request.crash
+        ? "loaded \(request.kernelPath) as the crash kernel; a panic boots it"
+        : "loaded \(request.kernelPath); boot it with 'handoff exec'")
     return ExitStatus.success
   }
 

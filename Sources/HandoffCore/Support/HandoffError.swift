@@ -33,6 +33,8 @@ public enum HandoffError: Error, Equatable {
   case deviceTree(source: String, operation: String, reason: String)
   /// `exec` was asked for with no kernel loaded.
   case nothingLoaded
+  /// A crash kernel cannot be loaded, and why.
+  case crashKernelUnavailable(reason: String)
   /// `exec` cannot tell whether a kernel is loaded, so it does nothing.
   case loadStateUnknown(path: String)
   /// The command line of the tool itself was wrong.
@@ -85,6 +87,8 @@ extension HandoffError: CustomStringConvertible {
       return "\(source): device tree: \(operation): \(reason)"
     case .nothingLoaded:
       return "no kernel is loaded; load one first"
+    case .crashKernelUnavailable(let reason):
+      return "cannot load a crash kernel: \(reason); nothing was loaded"
     case .loadStateUnknown(let path):
       return "cannot tell whether a kernel is loaded: \(path) cannot be read (is sysfs "
         + "mounted on /sys?); not booting"

@@ -9,15 +9,19 @@ public struct LoadRequest: Equatable, Sendable {
   /// The DTB an arm64 kernel's starts from instead of the running kernel's
   /// /sys/firmware/fdt; nil for that one.
   public var deviceTreePath: String?
+  /// A crash kernel: booted when the running kernel panics, from the
+  /// memory crashkernel= reserved, to save its memory as /proc/vmcore.
+  public var crash: Bool
 
   public init(
     kernelPath: String, initrdPaths: [String] = [], commandLine: CommandLineChoice,
-    deviceTreePath: String? = nil
+    deviceTreePath: String? = nil, crash: Bool = false
   ) {
     self.kernelPath = kernelPath
     self.initrdPaths = initrdPaths
     self.commandLine = commandLine
     self.deviceTreePath = deviceTreePath
+    self.crash = crash
   }
 }
 
@@ -41,14 +45,29 @@ public struct FileLoader<System: SystemCalls> {
   /// unpacked kernel. A UKI's .initrd and .cmdline are used unless the
   /// request names its own.
   ///
+  /// A crash kernel goes into the region crashkernel= reserved; the
+  /// running kernel writes the ELF core header and the memory map it reads
+  /// /proc/vmcore from.
+  ///
   /// Throws `usage` for a request with a DTB: kexec_file_load gives the
   /// next kernel the running kernel's device tree, with no way to pass
-  /// another; `unsupportedImage` for a kernel of another architecture.
+  /// another; `unsupportedImage` for a kernel of another architecture;
+  /// `crashKernelUnavailable` for a crash kernel with no region reserved.
   public func load(_ request: LoadRequest) throws(HandoffError) {
     if let deviceTree = request.deviceTreePath {
       throw .usage(
         "--dtb \(deviceTree) needs kexec_load: kexec_file_load hands the next kernel the "
           + "running kernel's device tree and takes no other")
+    }
+    if request.crash {
+      let size = KexecStatus.read(from: system).crashRegionSize
+      guard let size, size > 0 else {
+        throw .crashKernelUnavailable(
+          reason: "no memory is reserved for one (\(SystemPaths.kexecCrashSize) "
+            + (size == nil ? "cannot be read" : "is 0")
+            + "); boot this kernel with crashkernel=SIZE, such as crashkernel=256M")
+      }
+      debug("crash kernel region: \(size) bytes")
     }
     let kernelBytes = try system.readFile(request.kernelPath)
     let image = try KernelImage.read(path: request.kernelPath, bytes: kernelBytes)
@@ -80,7 +99,8 @@ public struct FileLoader<System: SystemCalls> {
       if initrd >= 0 { system.close(initrd) }
     }
 
-    let flags = initrd < 0 ? KexecFileFlags.noInitramfs : 0
+    var flags = initrd < 0 ? KexecFileFlags.noInitramfs : 0
+    if request.crash { flags |= KexecFileFlags.onCrash }
     let text = Array(commandLine.utf8) + [0]
     debug(
       KexecCallText.kexecFileLoad(
@@ -97,15 +117,16 @@ public struct FileLoader<System: SystemCalls> {
     return try system.openMemoryFile(name: "handoff-kernel", contents: unpacked)
   }
 
-  /// Unloads the staged kernel. Kernels without kexec_file_load are asked
-  /// through kexec_load with no segments.
-  public func unload() throws(HandoffError) {
+  /// Unloads the staged kernel, or with `crash` the crash kernel. Kernels
+  /// without kexec_file_load are asked through kexec_load with no segments.
+  public func unload(crash: Bool = false) throws(HandoffError) {
     do {
       try system.kexecFileLoad(
-        kernel: -1, initrd: -1, commandLine: [], flags: KexecFileFlags.unload)
+        kernel: -1, initrd: -1, commandLine: [],
+        flags: KexecFileFlags.unload | (crash ? KexecFileFlags.onCrash : 0))
     } catch .systemCall(let failure) where failure.errno == Errno.ENOSYS {
       debug("kexec_file_load is not built in; unloading through kexec_load")
-      try system.kexecLoad(entry: 0, segments: [], flags: 0)
+      try system.kexecLoad(entry: 0, segments: [], flags: crash ? KexecLoadFlags.onCrash : 0)
     }
   }
 

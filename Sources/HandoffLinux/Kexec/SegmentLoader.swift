@@ -27,7 +27,14 @@ public struct SegmentLoader<System: SystemCalls> {
   ///
   /// Throws `unsupportedImage` for a kernel of another architecture than
   /// this machine's.
+  /// Throws `crashKernelUnavailable` for a crash kernel: this path does
+  /// not build the ELF core header and memory map a crash kernel needs.
   public func load(_ request: LoadRequest, options: PlanOptions) throws(HandoffError) {
+    if request.crash {
+      throw .crashKernelUnavailable(
+        reason: "Handoff's kexec_load path does not build the ELF core header a crash kernel "
+          + "reads yet; kexec_file_load (--syscall kexec_file_load, or auto) does")
+    }
     let (plan, architecture) = try planned(
       request, options: options, memoryMapFile: nil, forThisMachine: true)
     guard let flags = KexecLoadFlags.architecture(architecture) else {

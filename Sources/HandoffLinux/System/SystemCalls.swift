@@ -72,6 +72,8 @@ public enum KexecLoadFlags {
   public static let architectureX86_64: UInt = 62 << 16
   public static let architectureAArch64: UInt = 183 << 16
   public static let architectureRISCV: UInt = 243 << 16
+  /// KEXEC_ON_CRASH: the crash kernel, not the one `exec` boots.
+  public static let onCrash: UInt = 0x1
 
   /// The flag for kernels of `architecture`; nil where kexec_load has none.
   public static func architecture(_ architecture: KernelArchitecture) -> UInt? {
@@ -101,6 +103,8 @@ extension KernelArchitecture {
 /// Flags of `kexec_file_load(2)`.
 public enum KexecFileFlags {
   public static let unload: UInt = 0x1
+  /// The kernel to boot on a panic, into the region crashkernel= reserved.
+  public static let onCrash: UInt = 0x2
   public static let noInitramfs: UInt = 0x4
 }
 
