@@ -110,6 +110,7 @@ enum InitScript {
     echo "LAB: stage=$(cat /etc/handoff-stage)"
     echo "LAB: version=$(cat /proc/version)"
     echo "LAB: cmdline=$(cat /proc/cmdline)"
+    [ -e /proc/vmcore ] && echo "LAB: vmcore=$(stat -c %s /proc/vmcore)"
     if [ -d /sys/firmware/efi ]; then echo "LAB: efi=yes"; else echo "LAB: efi=no"; fi
     echo "LAB: lockdown=$(cat /sys/kernel/security/lockdown 2>/dev/null)"
     echo "LAB: efivars=$(ls /sys/firmware/efi/efivars 2>/dev/null | wc -l)"
@@ -223,6 +224,7 @@ enum InitScript {
     case .standard: return nil
     case .signatureChecks: return attempt + signatureChecks
     case .loadDisabled: return attempt + loadDisabled
+    case .crash: return crash
     }
   }
 
@@ -255,6 +257,19 @@ enum InitScript {
       handoff status
       echo "LAB: exec"
       handoff exec --debug
+    fi
+
+    """
+
+  static let crash = """
+    echo "LAB: load-start"
+    if handoff load /next/vmlinuz --crash --initrd /next/initrd --cmdline "$(cat /next/cmdline)" \\
+        $(cat /next/load-options) --debug; then
+      echo "LAB: loaded"
+      echo "LAB: crash-loaded=$(cat /sys/kernel/kexec_crash_loaded)"
+      echo "LAB: loaded=$(cat /sys/kernel/kexec_loaded)"
+      echo "LAB: exec"
+      echo c > /proc/sysrq-trigger
     fi
 
     """

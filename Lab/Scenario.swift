@@ -112,6 +112,10 @@ enum HopScript {
   /// through kexec_load, kexec_file_load and auto are all refused and leave
   /// it loaded; exec boots it.
   case loadDisabled
+  /// Loads the next kernel with `handoff load --crash` into the memory the
+  /// kernel command line reserved, then panics through sysrq: the crash
+  /// kernel boots and finds the panicked kernel's memory as /proc/vmcore.
+  case crash
 }
 
 /// What the host must find in the last kernel's RAM of what the first wrote
@@ -345,6 +349,12 @@ struct Scenario {
           + "PL011 and halts",
         architecture: .aarch64, firmware: .direct, suites: [.bookworm, .trixie],
         extraLoadOptions: "--lab-corrupt-segment 0", expectation: .purgatoryRefuses(segment: 0)),
+      Scenario(
+        name: "crash-6.1-to-7.x",
+        summary: "6.1 reserves crashkernel=384M, loads 7.x there with 'handoff load --crash' "
+          + "and panics: 7.x boots as its crash kernel and reads /proc/vmcore",
+        firmware: .seabios, suites: [.bookworm, .sid], syscall: "auto",
+        hop: .crash, kernelOptions: "crashkernel=384M"),
       Scenario(
         name: "kexec-load-disabled",
         summary: "6.1 loads 7.x, then sets kexec_load_disabled: every load is refused, exec works",

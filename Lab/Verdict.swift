@@ -61,7 +61,13 @@ struct Verdict {
       if let (line, commandLine) = value("cmdline", from: cursor) {
         commandLines.append(commandLine)
         // the first stage's comes from QEMU, and OVMF's boot path adds initrd= to it
-        let given = commandLine.trimmingCharacters(in: .whitespaces)
+        var given = commandLine.trimmingCharacters(in: .whitespaces)
+        // a crash kernel's command line starts with where its ELF core header is
+        if plan.scenario.hop == .crash, index > 0, given.hasPrefix("elfcorehdr=") {
+          let word = given.prefix { $0 != " " }
+          evidence.append("crash kernel's command line begins \(word)")
+          given = given.dropFirst(word.count).trimmingCharacters(in: .whitespaces)
+        }
         let expected = plan.commandLine(stage: index)
         if index == 0 ? !given.hasPrefix(expected) : given != expected {
           failures.append("\(name) has command line '\(commandLine)'")
@@ -262,7 +268,35 @@ extension Verdict {
     case .standard: return
     case .signatureChecks: judgeSignatureChecks(hop, lines: lines)
     case .loadDisabled: judgeLoadDisabled(hop)
+    case .crash: judgeCrash(hop, lines: lines[exec...])
     }
+  }
+
+  /// A crash kernel: loaded as one (and not as the kernel exec boots),
+  /// booted by the panic, and finding the old kernel's memory in
+  /// /proc/vmcore.
+  private mutating func judgeCrash(
+    _ hop: ArraySlice<ConsoleLine>, lines after: ArraySlice<ConsoleLine>
+  ) {
+    let states = hop.filter {
+      $0.text.hasPrefix("LAB: crash-loaded=") || $0.text.hasPrefix("LAB: loaded=")
+    }
+    .map(\.text)
+    if states == ["LAB: crash-loaded=1", "LAB: loaded=0"] {
+      evidence.append("after 'handoff load --crash': kexec_crash_loaded 1, kexec_loaded 0")
+    } else {
+      failures.append("after 'handoff load --crash' the first kernel said \(states)")
+    }
+    if let panic = after.first(where: { $0.text.contains("Kernel panic") }) {
+      evidence.append(panic.text)
+    }
+    guard let vmcore = after.first(where: { $0.text.hasPrefix("LAB: vmcore=") }),
+      let size = UInt64(vmcore.text.dropFirst("LAB: vmcore=".count)), size > 0
+    else {
+      failures.append("the crash kernel found no /proc/vmcore")
+      return
+    }
+    evidence.append("the crash kernel's /proc/vmcore: \(size >> 20) MiB")
   }
 
   /// Secure Boot: the first kernel locks itself down and trusts the lab's
