@@ -189,4 +189,18 @@ struct DiagnosisTests {
     #expect(system.calls(named: "reboot") == [])
     #expect(system.openDescriptors == [])
   }
+
+  @Test(
+    "A crash kernel that does not fit is blamed on the crashkernel= region, with its size",
+    arguments: [Errno.EADDRNOTAVAIL, Errno.ENOMEM])
+  func crashKernelTooLarge(errno: Int32) {
+    let system = Self.machine()
+    system.setText(SystemPaths.kexecCrashSize, "134217728\n")
+    let crash = "kexec_file_load(kernel_fd: 4, initrd_fd: 3, cmdline_len: 24, flags: 0x2)"
+    let hint = Self.explain(crash, errno, on: system)
+    #expect(hint.contains("region crashkernel= reserved (128 MiB"))
+    // the same errno for the kernel exec boots keeps its own hint
+    #expect(!Self.explain(Self.fileLoad, errno, on: system).contains("crashkernel="))
+  }
+
 }

@@ -14,6 +14,8 @@ public struct Diagnosis<System: SystemCalls> {
     let status = KexecStatus.read(from: system)
     let isFileLoad = failure.call.hasPrefix("kexec_file_load")
     let isReboot = failure.call.hasPrefix("reboot")
+    let isCrashLoad =
+      isFileLoad && (Self.flags(of: failure.call) ?? 0) & KexecFileFlags.onCrash != 0
     switch failure.errno {
     case Errno.EPERM:
       if system.effectiveUserID() != 0 {
@@ -70,6 +72,10 @@ public struct Diagnosis<System: SystemCalls> {
           + "of RAM."
     case Errno.EBUSY:
       return "Another kexec load or exec is in progress; try again when it is done."
+    case Errno.EADDRNOTAVAIL where isCrashLoad, Errno.ENOMEM where isCrashLoad:
+      let size = status.crashRegionSize.map { "\($0 >> 20) MiB" } ?? "of unknown size"
+      return "The crash kernel and its initrd do not fit in the region crashkernel= reserved "
+        + "(\(size), /sys/kernel/kexec_crash_size): reserve more, or use a smaller initrd."
     case Errno.ENOMEM:
       return "The kernel could not allocate memory to hold the new kernel and initrd; free "
         + "some memory or use a smaller initrd."
@@ -86,6 +92,15 @@ public struct Diagnosis<System: SystemCalls> {
     default:
       return "The kernel gave no more detail; see dmesg."
     }
+  }
+
+  /// The flags a call's text names (`flags: 0x6`), or nil.
+  static func flags(of call: String) -> UInt? {
+    let words = call.split(separator: " ")
+    guard let label = words.firstIndex(of: "flags:"), label + 1 < words.count,
+      words[label + 1].hasPrefix("0x")
+    else { return nil }
+    return UInt(String(words[label + 1].dropFirst(2).prefix { $0.isHexDigit }), radix: 16)
   }
 
   /// The keyrings whose keys kexec_file_load accepts a signature from.
