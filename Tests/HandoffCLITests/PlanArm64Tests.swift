@@ -1,3 +1,4 @@
+import Foundation
 import HandoffCore
 import HandoffLinux
 import HandoffTestSupport
@@ -104,5 +105,64 @@ struct PlanArm64Tests {
       run.error.contains(
         "/boot/Image: cannot be booted: it is a kernel for arm64, and this machine runs x86_64"))
     #expect(system.kexecCalls.isEmpty)
+  }
+
+  /// The same board booted with crashkernel=256M, and what its kernel
+  /// exports for a dump: two CPUs' notes, vmcoreinfo and /proc/kcore.
+  static func crashSystem() throws -> RecordingSystem {
+    let system = try system()
+    system.setText(
+      "/root/virt-iomem.txt",
+      iomem.replacingOccurrences(
+        of: "  48000000-481c3fff : reserved",
+        with: "  48000000-481c3fff : reserved\n  60000000-6fffffff : Crash kernel"))
+    system.setText("/sys/devices/system/cpu/possible", "0-1\n")
+    for cpu in 0...1 {
+      system.setText("/sys/devices/system/cpu/cpu\(cpu)/crash_notes", "7fe\(cpu)1000\n")
+      system.setText("/sys/devices/system/cpu/cpu\(cpu)/crash_notes_size", "424\n")
+    }
+    system.setText("/sys/kernel/vmcoreinfo", "0x000000004a000000 1000\n")
+    system.files["/proc/kcore"] = .file(arm64Kcore)
+    return system
+  }
+
+  @Test(
+    "plan --crash puts every segment in the Crash kernel region and points the DTB at the core header",
+    .enabled(if: kernel.isPresent, "no arm64 kernel in the lab cache; run 'make setup'"))
+  func crash() throws {
+    let system = try Self.crashSystem()
+    let run = CommandRun.handoff(
+      "plan", "/boot/Image", "--crash", "--initrd", "/boot/initrd.img", "--cmdline",
+      "console=ttyAMA0 maxcpus=1", "--memmap", "/root/virt-iomem.txt", "--dtb",
+      "/root/virt.dtb", "--json", on: system)
+    #expect(run.status == 0, "\(run.error)")
+    let plan = try #require(
+      try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any])
+    let segments = try #require(plan["segments"] as? [[String: Any]])
+    #expect(
+      segments.compactMap { $0["role"] as? String }
+        == ["kernel", "dtb", "initrd", "elfcorehdr", "purgatory"])
+    for segment in segments {
+      let start = try #require(segment["start"] as? UInt64)
+      let end = try #require(segment["end"] as? UInt64)
+      #expect(start >= 0x6000_0000 && end <= 0x7000_0000)
+    }
+    let edits = try #require(plan["dtb_edits"] as? [String])
+    #expect(edits.contains { $0.hasPrefix("set /chosen linux,elfcorehdr [0x6") })
+    #expect(edits.contains("set /chosen linux,usable-memory-range [0x60000000, 0x70000000)"))
+    #expect(system.kexecCalls.isEmpty)
+  }
+
+  @Test(
+    "plan --crash without a Crash kernel region says to reserve one",
+    .enabled(if: kernel.isPresent, "no arm64 kernel in the lab cache; run 'make setup'"))
+  func crashWithoutRegion() throws {
+    let system = try Self.crashSystem()
+    system.setText("/root/virt-iomem.txt", Self.iomem)
+    let run = CommandRun.handoff(
+      "plan", "/boot/Image", "--crash", "--memmap", "/root/virt-iomem.txt", "--dtb",
+      "/root/virt.dtb", on: system)
+    #expect(run.status == 1)
+    #expect(run.error.contains("crashkernel="), "\(run.error)")
   }
 }

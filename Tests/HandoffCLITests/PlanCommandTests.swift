@@ -22,10 +22,12 @@ struct PlanCommandTests {
     OVERVIEW: Show where kexec_load would place each segment, without loading.
 
     USAGE: handoff plan <kernel> [--initrd <file> ...] [--cmdline <text> | --append
-             <text> | --reuse-cmdline] [--memmap <file>] [--scrub] [--json]
+             <text> | --reuse-cmdline] [--memmap <file>] [--scrub | --crash]
+             [--json]
 
     ARGUMENTS:
-      <kernel>                The kernel image to plan for, a bzImage.
+      <kernel>                The kernel image to plan for, in any form 'load'
+                              takes.
 
     OPTIONS:
       --initrd <file>         An initramfs for the new kernel. Give it more than
@@ -38,6 +40,9 @@ struct PlanCommandTests {
                               instead of the running kernel's /sys/firmware/fdt.
       --no-verify             Do not check the segments' digests in the purgatory
                               before the jump.
+      --crash                 Plan a crash kernel (arm64, riscv64): its segments in
+                              the memory crashkernel= reserved, and the ELF core
+                              header its DTB points at.
       --scrub                 Plan a scrub too: list the RAM the purgatory would
                               zero before the jump.
       --memmap <file>         Plan for another machine: a copy of its /proc/iomem,

@@ -128,6 +128,10 @@ public final class RecordingSystem: SystemCalls {
     return contents
   }
 
+  public func readFile(_ path: String, prefix count: Int) throws(HandoffError) -> [UInt8] {
+    Array(try readFile(path).prefix(count))
+  }
+
   public func openFile(_ path: String) throws(HandoffError) -> Int32 {
     let call = "open(\"\(path)\", O_RDONLY)"
     var errno = injected("open", path: path)

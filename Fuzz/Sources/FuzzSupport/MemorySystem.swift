@@ -42,6 +42,10 @@ public final class MemorySystem: SystemCalls {
       failure: SystemCallFailure(call: "open(\"\(path)\", O_RDONLY)", errno: Errno.ENOENT))
   }
 
+  public func readFile(_ path: String, prefix count: Int) throws(HandoffError) -> [UInt8] {
+    Array(try readFile(path).prefix(count))
+  }
+
   /// The names one level below `path`, from the paths under it; a path
   /// with nothing under it does not exist.
   public func listDirectory(_ path: String) throws(HandoffError) -> [String] {

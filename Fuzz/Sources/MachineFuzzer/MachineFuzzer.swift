@@ -1,7 +1,8 @@
 // Fuzzes what Handoff reads from the running machine: the memory map from
 // /sys/firmware/memmap and /proc/iomem, boot_params, the EFI runtime map
-// and systab, the kexec status files and what a refusal is explained with.
-// Then the boot_params a plan builds from all of it.
+// and systab, the kexec status files and what a refusal is explained with,
+// a crash kernel's notes and /proc/kcore. Then the boot_params a plan
+// builds from all of it, and the ELF core header a crash kernel would get.
 //
 // Input (FuzzSections): the files of the machine, `@@ PATH` then contents;
 // a non-empty first preamble line is a memory map file to read instead, as
@@ -33,6 +34,7 @@ public func fuzzMachine(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     _ = error.description
     return 0
   }
+  checkCrashDumpHeader(reader, map: environment.memoryMap)
   if let efi = environment.efi {
     expect(
       environment.runningBootParams.map { $0.count >= 4096 } == true,
@@ -58,4 +60,17 @@ public func fuzzMachine(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     _ = error.description
   }
   return 0
+}
+
+/// The core header a crash kernel of this machine would read: when one is
+/// built, its program headers must cover every note and dumped range.
+func checkCrashDumpHeader(_ reader: MachineReader<MemorySystem>, map: MemoryMap) {
+  guard let header = try? reader.crashDumpHeader(map: map, machine: 62) else { return }
+  let bytes = header.bytes
+  let count = Int(bytes[56]) | Int(bytes[57]) << 8
+  let loads = header.memory.count + (header.layout?.kernelText == nil ? 0 : 1)
+  expect(
+    count == header.cpuNotes.count + (header.vmcoreinfo == nil ? 0 : 1) + loads,
+    "the core header's e_phnum does not count its notes and ranges")
+  expect(bytes.count == 64 + 56 * count, "the core header is not its program headers' size")
 }

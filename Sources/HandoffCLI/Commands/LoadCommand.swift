@@ -37,8 +37,9 @@ enum LoadCommand {
   static let crashOption = OptionSpec(
     ["--crash"],
     help: "Load the kernel to boot when this one panics (a crash kernel), into the memory "
-      + "crashkernel= reserved, through kexec_file_load: the running kernel writes the ELF "
-      + "core header the crash kernel reads /proc/vmcore from. 'handoff exec' does not boot it.")
+      + "crashkernel= reserved, with an ELF core header the crash kernel reads /proc/vmcore "
+      + "from: on arm64 and riscv64 Handoff writes it, on x86_64 kexec_file_load has the "
+      + "running kernel write it. 'handoff exec' does not boot it.")
 
   static let options =
     requestOptions + [crashOption] + [

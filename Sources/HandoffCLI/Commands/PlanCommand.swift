@@ -6,6 +6,10 @@ enum PlanCommand {
   static let options =
     LoadCommand.requestOptions + LoadCommand.purgatoryOptions + [
       OptionSpec(
+        ["--crash"],
+        help: "Plan a crash kernel (arm64, riscv64): its segments in the memory crashkernel= "
+          + "reserved, and the ELF core header its DTB points at."),
+      OptionSpec(
         ["--scrub"],
         help: "Plan a scrub too: list the RAM the purgatory would zero before the jump."),
       OptionSpec(
@@ -20,15 +24,16 @@ enum PlanCommand {
     name: "plan",
     abstract: "Show where kexec_load would place each segment, without loading.",
     usage: "handoff plan <kernel> [--initrd <file> ...] "
-      + "[--cmdline <text> | --append <text> | --reuse-cmdline] [--memmap <file>] [--scrub] "
-      + "[--json]",
-    arguments: [("<kernel>", "The kernel image to plan for, a bzImage.")],
+      + "[--cmdline <text> | --append <text> | --reuse-cmdline] [--memmap <file>] "
+      + "[--scrub | --crash] [--json]",
+    arguments: [("<kernel>", "The kernel image to plan for, in any form 'load' takes.")],
     options: options)
 
   static func run<System: SystemCalls>(_ scanned: ScannedArguments, _ context: Context<System>)
     throws(HandoffError) -> Int32
   {
-    let request = try LoadCommand.request(from: scanned)
+    var request = try LoadCommand.request(from: scanned)
+    request.crash = scanned.has("--crash")
     let loader = SegmentLoader(system: context.system, debug: { context.debug($0) })
     let plan = try loader.plan(
       request, options: try LoadCommand.planOptions(from: scanned),

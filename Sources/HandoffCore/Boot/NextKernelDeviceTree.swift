@@ -17,12 +17,15 @@ public struct NextKernelDeviceTree {
 
   /// Rewrites /chosen of `running`: the command line, the initrd's range
   /// (with the old one's /memreserve/ dropped), a fresh kaslr-seed and
-  /// rng-seed, and no crash-kernel properties.
+  /// rng-seed, and no crash-kernel properties unless `crash` is given: then
+  /// `linux,elfcorehdr` names the ELF core header and
+  /// `linux,usable-memory-range` the only RAM the crash kernel may use.
   ///
   /// Throws `deviceTree` when libfdt refuses the tree or an edit.
   public init(
     running: [UInt8], source: String, commandLine: String,
-    initrd: (start: UInt64, end: UInt64)?, kaslrSeed: UInt64, rngSeed: [UInt8]
+    initrd: (start: UInt64, end: UInt64)?, kaslrSeed: UInt64, rngSeed: [UInt8],
+    crash: CrashKernelProperties? = nil
   ) throws(HandoffError) {
     var tree = try DeviceTree(running, source: source, room: 0x1000 + commandLine.utf8.count)
     var edits: [String] = []
@@ -51,6 +54,18 @@ public struct NextKernelDeviceTree {
       edits.append("set /chosen linux,initrd-end \(hex(initrd.end))")
     }
 
+    if let crash {
+      try tree.setRanges(
+        "/chosen", "linux,elfcorehdr", [(crash.elfCoreHeader.start, crash.elfCoreHeader.size)])
+      edits.append("set /chosen linux,elfcorehdr \(crash.elfCoreHeader.rangeText)")
+      var usable: [(address: UInt64, size: UInt64)] = []
+      for region in crash.usableMemory { usable.append((region.start, region.size)) }
+      try tree.setRanges("/chosen", "linux,usable-memory-range", usable)
+      for region in crash.usableMemory {
+        edits.append("set /chosen linux,usable-memory-range \(region.rangeText)")
+      }
+    }
+
     // randomness: the booted kernel zeroes both after use, so the running
     // tree's copies are spent
     try tree.setUInt64("/chosen", "kaslr-seed", kaslrSeed)
@@ -63,6 +78,18 @@ public struct NextKernelDeviceTree {
     self.tree = tree
     self.blob = tree.blob
     self.edits = edits
+  }
+
+  /// What a crash kernel's /chosen adds: where its ELF core header lies,
+  /// and the memory reserved for it, the only RAM it may use.
+  public struct CrashKernelProperties {
+    public var elfCoreHeader: MemoryRange
+    public var usableMemory: [MemoryRange]
+
+    public init(elfCoreHeader: MemoryRange, usableMemory: [MemoryRange]) {
+      self.elfCoreHeader = elfCoreHeader
+      self.usableMemory = usableMemory
+    }
   }
 
   /// The register base of the UART that /chosen stdout-path names, when

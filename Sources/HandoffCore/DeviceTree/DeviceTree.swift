@@ -108,6 +108,40 @@ public struct DeviceTree {
     try setProperty(path, name, bytes)
   }
 
+  /// Sets a property to address and size pairs in the root node's
+  /// #address-cells and #size-cells, as /chosen's `linux,elfcorehdr` and
+  /// `linux,usable-memory-range` are read.
+  ///
+  /// Throws `deviceTree` when the root's cells are not 1 or 2 words, or
+  /// a value does not fit in them.
+  public mutating func setRanges(
+    _ path: String, _ name: String, _ ranges: [(address: UInt64, size: UInt64)]
+  ) throws(HandoffError) {
+    let (addressCells, sizeCells) = buffer.withUnsafeBytes {
+      (Int(fdt_address_cells($0.baseAddress, 0)), Int(fdt_size_cells($0.baseAddress, 0)))
+    }
+    guard (1...2).contains(addressCells), (1...2).contains(sizeCells) else {
+      throw .deviceTree(
+        source: source, operation: "setting \(path) \(name)",
+        reason: "the root's #address-cells \(addressCells) or #size-cells \(sizeCells) is "
+          + "not 1 or 2")
+    }
+    var bytes: [UInt8] = []
+    for range in ranges {
+      for (value, cells) in [(range.address, addressCells), (range.size, sizeCells)] {
+        guard cells == 2 || value <= UInt64(UInt32.max) else {
+          throw .deviceTree(
+            source: source, operation: "setting \(path) \(name)",
+            reason: "\(hex(value)) does not fit in one cell")
+        }
+        for shift in stride(from: cells * 32 - 8, through: 0, by: -8) {
+          bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift)))
+        }
+      }
+    }
+    try setProperty(path, name, bytes)
+  }
+
   /// Deletes `name` from the node at `path`; true when it was there.
   @discardableResult
   public mutating func deleteProperty(_ path: String, _ name: String) -> Bool {

@@ -7,6 +7,9 @@ public enum KernelArchitecture: String, Equatable, Sendable {
   case arm64
   case riscv64
 
+  /// Booted with a device tree (arm64, riscv64) rather than boot_params.
+  public var isDeviceTree: Bool { self == .arm64 || self == .riscv64 }
+
   /// The architecture of a PE file's COFF `Machine` field, nil for others.
   public init?(peMachine: UInt16) {
     switch peMachine {

@@ -83,6 +83,9 @@ public struct MemoryMap: Equatable, Sendable {
   /// keeps, for one) without telling the firmware's table. Nil when only
   /// one map was read.
   public var kernelRAM: [MemoryRange]?
+  /// The memory reserved for a crash kernel (`crashkernel=`), which only a
+  /// crash kernel's segments may use; empty when none is reserved.
+  public var crashKernel: [MemoryRange] = []
 
   public init(ranges: [MemoryRange], excluded: [MemoryRange] = [], kernelRAM: [MemoryRange]? = nil)
   {

@@ -5,10 +5,11 @@
 public enum MemoryMapParser {
   /// Parses /proc/iomem. Top-level lines of memory give the map (device
   /// windows are left out); `Crash kernel` lines nested in RAM become
-  /// exclusions.
+  /// exclusions, and the regions a crash kernel is loaded into.
   public static func parseIomem(_ text: String, source: String) throws(HandoffError) -> MemoryMap {
     var ranges: [MemoryRange] = []
     var excluded: [MemoryRange] = []
+    var crashKernel: [MemoryRange] = []
     var number = 0
     var insideRAM = false
     for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
@@ -42,17 +43,24 @@ public enum MemoryMapParser {
         // kernel's e820 should list: it would reserve them and starve devices
         if case .other = range.kind { continue }
         ranges.append(range)
-      } else if name == "Crash kernel" || insideRAM && (name == "reserved" || name == "Reserved") {
+      } else if name.hasPrefix("Crash kernel")
+        || insideRAM && (name == "reserved" || name == "Reserved")
+      {
         // the crash kernel's region, and on arm64 and riscv64 whatever the
         // running kernel reserved inside RAM (firmware tables, reserved-memory
         // nodes, its own allocations): no segment may go there
         excluded.append(MemoryRange(start: range.start, end: range.end, kind: .reserved))
+        if name.hasPrefix("Crash kernel") {
+          crashKernel.append(MemoryRange(start: range.start, end: range.end, kind: .ram))
+        }
       }
     }
     guard !ranges.isEmpty else {
       throw .unsupportedMemoryMap(source: source, reason: "it lists no memory ranges")
     }
-    return MemoryMap(ranges: ranges, excluded: excluded)
+    var map = MemoryMap(ranges: ranges, excluded: excluded)
+    map.crashKernel = crashKernel
+    return map
   }
 
   /// Builds a map from /sys/firmware/memmap entries: each `start` and `end`

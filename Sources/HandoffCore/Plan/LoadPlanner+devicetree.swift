@@ -79,11 +79,15 @@ public struct DeviceTreeLoadPlanner {
   public let commandLine: String
   public let environment: DeviceTreeBootEnvironment
   public let options: PlanOptions
+  /// For a crash kernel, the ELF core header it reads the panicked kernel
+  /// through; every segment then goes into the memory the running kernel
+  /// reserved for it. Nil for the kernel `exec` boots.
+  public let crashDump: CrashDumpHeader?
 
   public init(
     architecture: Architecture, kernel: [UInt8], textOffset: UInt64, imageSize: UInt64,
     initrd: [UInt8]?, commandLine: String, environment: DeviceTreeBootEnvironment,
-    options: PlanOptions = PlanOptions()
+    options: PlanOptions = PlanOptions(), crashDump: CrashDumpHeader? = nil
   ) {
     self.architecture = architecture
     self.kernel = kernel
@@ -93,6 +97,7 @@ public struct DeviceTreeLoadPlanner {
     self.commandLine = commandLine
     self.environment = environment
     self.options = options
+    self.crashDump = crashDump
   }
 
   /// The plan, with the edits made to the DTB; or an error naming the
@@ -104,8 +109,9 @@ public struct DeviceTreeLoadPlanner {
           + "past the caches could be overwritten by lines the old kernel left dirty in them; "
           + "it does not scrub yet")
     }
-    var placer = SegmentPlacer(map: environment.memoryMap)
-    let ramEnd = environment.memoryMap.ram.last?.end ?? 0
+    let map = try placementMap()
+    var placer = SegmentPlacer(map: map)
+    let ramEnd = map.ram.last?.end ?? 0
 
     // the kernel: the lowest suitable boundary with image_size free above
     // it (a pre-3.17 arm64 image_size of 0 means the file's size)
@@ -147,12 +153,30 @@ public struct DeviceTreeLoadPlanner {
       initrdRange = (address, address + UInt64(initrd.count))
     }
 
+    // a crash kernel's ELF core header, which its DTB points at
+    var crashSegment: PlannedSegment? = nil
+    var crashProperties: NextKernelDeviceTree.CrashKernelProperties? = nil
+    if let crashDump {
+      let header = crashDump.bytes
+      let address = try placer.place(
+        "elfcorehdr",
+        PlacementRule(
+          size: UInt64(header.count), alignment: SegmentPlacer.pageSize, lowest: 0,
+          highest: ramEnd, topDown: true))
+      let memorySize = SegmentPlacer.roundUp(UInt64(header.count), SegmentPlacer.pageSize)
+      crashSegment = PlannedSegment(
+        role: "elfcorehdr", bytes: header, destination: address, memorySize: memorySize)
+      crashProperties = NextKernelDeviceTree.CrashKernelProperties(
+        elfCoreHeader: MemoryRange(start: address, end: address + memorySize, kind: .reserved),
+        usableMemory: map.ram)
+    }
+
     // the DTB: its size does not depend on the addresses written into it,
     // so one build with the initrd's range is the one placed
     let deviceTree = try NextKernelDeviceTree(
       running: environment.deviceTree, source: environment.deviceTreeSource,
       commandLine: commandLine, initrd: initrdRange, kaslrSeed: environment.kaslrSeed,
-      rngSeed: environment.rngSeed)
+      rngSeed: environment.rngSeed, crash: crashProperties)
     guard deviceTree.blob.count <= Self.deviceTreeLimit else {
       throw .invalidField(
         path: environment.deviceTreeSource, field: "FDT totalsize", offset: 4,
@@ -184,6 +208,7 @@ public struct DeviceTreeLoadPlanner {
           role: "initrd", bytes: initrd, destination: initrdRange.start,
           memorySize: SegmentPlacer.roundUp(UInt64(initrd.count), SegmentPlacer.pageSize)))
     }
+    if let crashSegment { segments.append(crashSegment) }
     let regions = PurgatoryRegion.covering(segments, verify: options.verify)
 
     // what a scrub zeroes: RAM with every segment cut out, this purgatory's
@@ -222,6 +247,25 @@ public struct DeviceTreeLoadPlanner {
     return LoadPlan(
       segments: segments, entry: purgatory + UInt64(blob.entryOffset),
       purgatory: parameters, freeMemory: placer.freeRanges, deviceTreeEdits: deviceTree.edits)
+  }
+
+  /// Where segments may go: all of RAM, or for a crash kernel only the
+  /// memory reserved for it.
+  ///
+  /// Throws `crashKernelUnavailable` for a crash kernel when nothing is
+  /// reserved, or when a scrub is asked for too.
+  func placementMap() throws(HandoffError) -> MemoryMap {
+    guard crashDump != nil else { return environment.memoryMap }
+    if options.scrub {
+      throw .crashKernelUnavailable(reason: "a crash kernel must find the old memory intact")
+    }
+    let regions = environment.memoryMap.crashKernel
+    guard !regions.isEmpty else {
+      throw .crashKernelUnavailable(
+        reason: "the memory map shows no 'Crash kernel' region: the running kernel reserved "
+          + "none, which takes crashkernel= on its command line")
+    }
+    return MemoryMap(ranges: regions)
   }
 
   /// The RAM a riscv64 scrub zeroes, page-aligned: what /proc/iomem calls

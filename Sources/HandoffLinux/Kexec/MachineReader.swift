@@ -49,6 +49,7 @@ public struct MachineReader<System: SystemCalls> {
       var map = try MemoryMapParser.parseFirmwareEntries(entries, source: "/sys/firmware/memmap")
       map.excluded = iomem?.excluded ?? []
       map.kernelRAM = iomem?.ram
+      map.crashKernel = iomem?.crashKernel ?? []
       debug("memory map: \(entries.count) ranges from /sys/firmware/memmap")
       return map
     }

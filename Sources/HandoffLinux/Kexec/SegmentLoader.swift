@@ -23,23 +23,21 @@ public struct SegmentLoader<System: SystemCalls> {
   }
 
   /// Plans and loads; nothing is loaded unless every step before the
-  /// system call succeeded.
+  /// system call succeeded. A crash kernel goes into the memory the
+  /// running kernel reserved for it, with an ELF core header Handoff
+  /// builds (arm64 and riscv64).
   ///
   /// Throws `unsupportedImage` for a kernel of another architecture than
   /// this machine's.
-  /// Throws `crashKernelUnavailable` for a crash kernel: this path does
-  /// not build the ELF core header and memory map a crash kernel needs.
+  /// Throws `crashKernelUnavailable` for an x86 crash kernel: this path
+  /// does not build the memory map and core header one needs there.
   public func load(_ request: LoadRequest, options: PlanOptions) throws(HandoffError) {
-    if request.crash {
-      throw .crashKernelUnavailable(
-        reason: "Handoff's kexec_load path does not build the ELF core header a crash kernel "
-          + "reads yet; kexec_file_load (--syscall kexec_file_load, or auto) does")
-    }
     let (plan, architecture) = try planned(
       request, options: options, memoryMapFile: nil, forThisMachine: true)
-    guard let flags = KexecLoadFlags.architecture(architecture) else {
+    guard var flags = KexecLoadFlags.architecture(architecture) else {
       preconditionFailure("a plan for \(architecture.rawValue), which kexec_load has no flag for")
     }
+    if request.crash { flags |= KexecLoadFlags.onCrash }
     var segments: [KexecSegment] = []
     for segment in plan.segments {
       segments.append(
@@ -61,6 +59,9 @@ public struct SegmentLoader<System: SystemCalls> {
     let kernelBytes = try system.readFile(request.kernelPath)
     let image = try KernelImage.read(path: request.kernelPath, bytes: kernelBytes)
     if forThisMachine { try image.requireRunningArchitecture() }
+    if request.crash, !image.architecture.isDeviceTree {
+      throw .crashKernelUnavailable(reason: Self.x86CrashReason)
+    }
     let runningCommandLine = system.readText(SystemPaths.commandLine) ?? ""
     let reader = MachineReader(system: system, debug: debug)
     let plan: LoadPlan
@@ -72,10 +73,15 @@ public struct SegmentLoader<System: SystemCalls> {
       let initrd = try readInitrds(request.initrdPaths) ?? kernel.initrd
       let environment = try reader.deviceTreeEnvironment(
         memoryMapFile: memoryMapFile, deviceTreeFile: request.deviceTreePath)
+      var crashDump: CrashDumpHeader? = nil
+      if request.crash, let flag = KexecLoadFlags.architecture(image.architecture) {
+        crashDump = try reader.crashDumpHeader(
+          map: environment.memoryMap, machine: UInt16(truncatingIfNeeded: flag >> 16))
+      }
       plan = try DeviceTreeLoadPlanner(
         architecture: kernel.architecture, kernel: kernel.bytes, textOffset: kernel.textOffset,
         imageSize: kernel.imageSize, initrd: initrd, commandLine: commandLine,
-        environment: environment, options: options
+        environment: environment, options: options, crashDump: crashDump
       ).plan()
     case .x86_64 where image.isELF:
       guard case .elf(let elf) = image else { preconditionFailure("an ELF image that is not") }
@@ -110,6 +116,13 @@ public struct SegmentLoader<System: SystemCalls> {
       for range in scrub.ranges { debug("scrub: \(range.rangeText)") }
     }
     return (plan, image.architecture)
+  }
+
+  /// Why an x86 crash kernel goes through kexec_file_load.
+  public static var x86CrashReason: String {
+    "Handoff's kexec_load path builds crash kernels for arm64 and riscv64; an x86_64 one needs "
+      + "an e820 map of the reserved region, which kexec_file_load (--syscall kexec_file_load, "
+      + "or auto) has the running kernel build"
   }
 
   /// The initrds, concatenated in order; nil for none.

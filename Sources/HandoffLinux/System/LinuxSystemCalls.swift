@@ -34,6 +34,27 @@ public struct LinuxSystemCalls: SystemCalls {
     return contents
   }
 
+  public func readFile(_ path: String, prefix count: Int) throws(HandoffError) -> [UInt8] {
+    let descriptor = try openFile(path)
+    defer { close(descriptor) }
+    var contents = [UInt8](repeating: 0, count: max(count, 0))
+    var filled = 0
+    while filled < contents.count {
+      let read = contents.withUnsafeMutableBytes { buffer in
+        handoff_read(descriptor, buffer.baseAddress! + filled, buffer.count - filled)
+      }
+      if read < 0 {
+        throw .unreadable(
+          path: path,
+          failure: failure("read(fd: \(descriptor), count: \(contents.count - filled))"))
+      }
+      if read == 0 { break }
+      filled += read
+    }
+    contents.removeSubrange(filled...)
+    return contents
+  }
+
   public func openFile(_ path: String) throws(HandoffError) -> Int32 {
     let descriptor = handoff_open_read(path)
     if descriptor < 0 {

@@ -8,6 +8,10 @@ public protocol SystemCalls {
   /// /proc or /sys.
   func readFile(_ path: String) throws(HandoffError) -> [UInt8]
 
+  /// Reads at most the first `count` bytes of a file, for files whose
+  /// whole is huge, such as the ELF header of /proc/kcore.
+  func readFile(_ path: String, prefix count: Int) throws(HandoffError) -> [UInt8]
+
   /// Opens a regular file read-only and returns its descriptor.
   func openFile(_ path: String) throws(HandoffError) -> Int32
 
