@@ -110,7 +110,15 @@ enum InitScript {
     echo "LAB: stage=$(cat /etc/handoff-stage)"
     echo "LAB: version=$(cat /proc/version)"
     echo "LAB: cmdline=$(cat /proc/cmdline)"
-    [ -e /proc/vmcore ] && echo "LAB: vmcore=$(stat -c %s /proc/vmcore)"
+    if [ -e /proc/vmcore ]; then
+      echo "LAB: vmcore=$(stat -c %s /proc/vmcore)"
+      # the panicked kernel's release, from the vmcoreinfo note at the start,
+      # and its command line, from its own RAM
+      echo "LAB: vmcore-release=$(head -c 65536 /proc/vmcore | tr '\\000' '\\n' \\
+        | grep -m1 '^OSRELEASE=' | cut -d= -f2)"
+      echo "LAB: vmcore-stage0-cmdline=$(tr '\\000' '\\n' < /proc/vmcore \\
+        | grep -c -m1 -F 'handoff.stage=0')"
+    fi
     if [ -d /sys/firmware/efi ]; then echo "LAB: efi=yes"; else echo "LAB: efi=no"; fi
     echo "LAB: lockdown=$(cat /sys/kernel/security/lockdown 2>/dev/null)"
     echo "LAB: efivars=$(ls /sys/firmware/efi/efivars 2>/dev/null | wc -l)"

@@ -356,6 +356,18 @@ struct Scenario {
         firmware: .seabios, suites: [.bookworm, .sid], syscall: "auto",
         hop: .crash, kernelOptions: "crashkernel=384M"),
       Scenario(
+        name: "arm64-crash-6.1-to-6.12",
+        summary: "arm64: 6.1 reserves crashkernel=384M and loads 6.12 there through kexec_load "
+          + "with Handoff's own ELF core header, then panics: 6.12 reads /proc/vmcore",
+        architecture: .aarch64, firmware: .direct, suites: [.bookworm, .trixie],
+        syscall: "auto", hop: .crash, kernelOptions: "crashkernel=384M"),
+      Scenario(
+        name: "riscv64-crash-6.12-to-7.x",
+        summary: "riscv64: 6.12 reserves crashkernel=384M and loads 7.x there through "
+          + "kexec_load with Handoff's own ELF core header, then panics: 7.x reads /proc/vmcore",
+        architecture: .riscv64, firmware: .direct, suites: [.trixie, .sid],
+        syscall: "auto", hop: .crash, kernelOptions: "crashkernel=384M"),
+      Scenario(
         name: "kexec-load-disabled",
         summary: "6.1 loads 7.x, then sets kexec_load_disabled: every load is refused, exec works",
         firmware: .seabios, suites: [.bookworm, .sid], syscall: "auto", hop: .loadDisabled),

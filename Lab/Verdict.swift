@@ -268,15 +268,16 @@ extension Verdict {
     case .standard: return
     case .signatureChecks: judgeSignatureChecks(hop, lines: lines)
     case .loadDisabled: judgeLoadDisabled(hop)
-    case .crash: judgeCrash(hop, lines: lines[exec...])
+    case .crash: judgeCrash(hop, lines: lines[exec...], panicked: plan.stages[0].kernel.release)
     }
   }
 
   /// A crash kernel: loaded as one (and not as the kernel exec boots),
   /// booted by the panic, and finding the old kernel's memory in
-  /// /proc/vmcore.
+  /// /proc/vmcore: its vmcoreinfo naming `release`, the kernel that
+  /// panicked, and its RAM holding that kernel's command line.
   private mutating func judgeCrash(
-    _ hop: ArraySlice<ConsoleLine>, lines after: ArraySlice<ConsoleLine>
+    _ hop: ArraySlice<ConsoleLine>, lines after: ArraySlice<ConsoleLine>, panicked release: String
   ) {
     let states = hop.filter {
       $0.text.hasPrefix("LAB: crash-loaded=") || $0.text.hasPrefix("LAB: loaded=")
@@ -297,6 +298,17 @@ extension Verdict {
       return
     }
     evidence.append("the crash kernel's /proc/vmcore: \(size >> 20) MiB")
+    // the core header points at the right notes and the right RAM
+    if after.contains(where: { $0.text == "LAB: vmcore-release=\(release)" }) {
+      evidence.append("its vmcoreinfo note names the panicked kernel, \(release)")
+    } else {
+      failures.append("the crash kernel's vmcoreinfo does not name \(release)")
+    }
+    if after.contains(where: { $0.text == "LAB: vmcore-stage0-cmdline=1" }) {
+      evidence.append("its RAM holds the panicked kernel's command line")
+    } else {
+      failures.append("the panicked kernel's command line is nowhere in /proc/vmcore")
+    }
   }
 
   /// Secure Boot: the first kernel locks itself down and trusts the lab's
