@@ -198,8 +198,9 @@ struct PlanCommandTests {
       ),
       (
         "/root/small.txt",
-        "Error: no room for the kernel segment (131072 bytes, aligned to 0x200000, within "
-          + "[0x1000000, 0x1000000)); free RAM: [0x100000, 0x1000000)\n"
+        "Error: no room for the kernel segment (131072 bytes, init_size 0x20000 of "
+          + "/boot/vmlinuz, aligned to 0x200000, within [0x1000000, 0x1000000)); "
+          + "free RAM: [0x100000, 0x1000000)\n"
       ),
     ])
   func badMemoryMap(path: String, error: String) {

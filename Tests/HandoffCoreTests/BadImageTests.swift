@@ -26,6 +26,11 @@ struct BadImageTests {
       bytes.count > 0x206 && bytes[0x202..<0x206].elementsEqual("HdrS".utf8)
     }
 
+    /// Whether the file still ends its boot sector with the 0xaa55 boot_flag.
+    var keepsBootSector: Bool {
+      bytes.count >= 0x200 && bytes[0x1fe..<0x200].elementsEqual([0x55, 0xaa])
+    }
+
     init(_ name: String, _ refusal: Refusal, change: (inout HandmadeBzImage) -> Void) {
       var made = HandmadeBzImage()
       change(&made)
@@ -97,6 +102,14 @@ struct BadImageTests {
       "no LOADED_HIGH",
       .invalid(field: "loadflags", offset: 0x211, value: 0x0, saying: "LOADED_HIGH")
     ) { $0.loadFlags = 0 },
+    BadImage(
+      "an init_size of 2 GiB",
+      .invalid(field: "init_size", offset: 0x260, value: 0x8000_0000, saying: "at most 0x40000000")
+    ) { $0.initSize = 0x8000_0000 },
+    BadImage(
+      "an init_size smaller than the code it decompresses",
+      .invalid(field: "init_size", offset: 0x260, value: 0x800, saying: "4096 bytes")
+    ) { $0.initSize = 0x800 },
   ]
 
   @Test("A damaged header is refused naming the field and its offset", arguments: unreadable)
@@ -109,8 +122,8 @@ struct BadImageTests {
   }
 
   @Test(
-    "KernelImage refuses a damaged bzImage that keeps its setup header the same way",
-    arguments: unreadable.filter { $0.keepsSetupHeader || $0.bytes.isEmpty })
+    "KernelImage refuses a damaged bzImage that keeps its setup header or boot sector the same way",
+    arguments: unreadable.filter { $0.keepsSetupHeader || $0.keepsBootSector || $0.bytes.isEmpty })
   func damagedThroughKernelImage(image: BadImage) throws {
     let error = try #require(
       refused { () throws(HandoffError) in
@@ -120,8 +133,10 @@ struct BadImageTests {
   }
 
   @Test(
-    "KernelImage refuses a file starting with MZ but without HdrS or PE headers",
-    arguments: unreadable.filter { !$0.keepsSetupHeader && !$0.bytes.isEmpty })
+    "KernelImage refuses a file starting with MZ but without HdrS, a boot sector or PE headers",
+    arguments: unreadable.filter {
+      !$0.keepsSetupHeader && !$0.keepsBootSector && !$0.bytes.isEmpty
+    })
   func headerlessThroughKernelImage(image: BadImage) throws {
     #expect(image.bytes.starts(with: [0x4d, 0x5a]))
     let error = try #require(

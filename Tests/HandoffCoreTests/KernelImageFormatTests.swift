@@ -128,6 +128,19 @@ struct KernelImageFormatTests {
     #expect(image.protocolVersion == 0x020f)
   }
 
+  @Test("An MZ file with a boot sector but a damaged setup header names the header field")
+  func damagedSetupHeader() {
+    var made = HandmadeBzImage()
+    made.header = Array("HdrT".utf8)
+    #expect(
+      throws: HandoffError.invalidField(
+        path: "vmlinuz", field: "header", offset: 0x202, value: 0x5472_6448,
+        expected: "0x53726448 (\"HdrS\"; a kernel older than boot protocol 2.00)")
+    ) {
+      _ = try KernelImage.read(path: "vmlinuz", bytes: made.bytes)
+    }
+  }
+
   @Test("A PE file without a .linux section is an EFI application, not a kernel")
   func otherPE() {
     let pe = HandmadePE(sections: [HandmadePE.Section(".text", [0xc3])])

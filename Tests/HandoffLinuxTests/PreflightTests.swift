@@ -279,6 +279,17 @@ struct PreflightTests {
     #expect(with?.detail == "XLF_EFI_KEXEC: it takes over EFI runtime services")
   }
 
+  @Test("An absurd init_size fails, naming the field, and nothing is placed")
+  func absurdInitSize() throws {
+    var image = HandmadeBzImage()
+    image.initSize = 0x8000_0000
+    let report = Self.report(Self.system(CheckedMachine(), image: image))
+    let item = try #require(Self.item(report, "init_size"))
+    #expect(item.status == .fail)
+    #expect(item.detail.contains("init_size at offset 0x260 is 0x80000000"), "\(item.detail)")
+    #expect(Self.item(report, "placement") == nil)
+  }
+
   @Test("A kernel too large for the memory map fails placement, naming the segment")
   func doesNotFit() throws {
     var machine = CheckedMachine()

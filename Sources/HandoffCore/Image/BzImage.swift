@@ -120,9 +120,14 @@ public struct BzImage: Equatable, Sendable {
     }
   }
 
+  /// The largest `init_size` taken. Real kernels need tens of MiB to
+  /// decompress into; a header asking for more than this is damaged.
+  public static let initSizeLimit: UInt32 = 0x4000_0000
+
   /// Throws unless a 64-bit kernel can load this image the way Linux's own
   /// kexec_file_load does: boot protocol 2.12 or later, LOADED_HIGH, a
-  /// 64-bit entry, and placement above 4 GiB allowed.
+  /// 64-bit entry, placement above 4 GiB allowed, and an `init_size` that
+  /// holds the protected-mode code and is no larger than `initSizeLimit`.
   public func requireBootable64() throws(HandoffError) {
     if protocolVersion < 0x020c {
       throw .unsupportedImage(
@@ -144,6 +149,12 @@ public struct BzImage: Equatable, Sendable {
       throw .invalidField(
         path: path, field: "xloadflags", offset: 0x236, value: UInt64(xloadflags.rawValue),
         expected: "XLF_CAN_BE_LOADED_ABOVE_4G (bit 1) set")
+    }
+    if Int(initSize) < kernelSize || initSize > Self.initSizeLimit {
+      throw .invalidField(
+        path: path, field: "init_size", offset: 0x260, value: UInt64(initSize),
+        expected: "at least the \(kernelSize) bytes of protected-mode code it decompresses "
+          + "in place, and at most \(hex(UInt64(Self.initSizeLimit)))")
     }
   }
 

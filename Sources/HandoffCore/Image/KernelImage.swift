@@ -75,6 +75,10 @@ public enum KernelImage: Equatable, Sendable {
       do {
         pe = try PEFile(path: path, bytes: bytes)
       } catch {
+        // a bzImage's boot sector with its setup header damaged: that reader names the field
+        if bytes.count >= 0x200, bytes[0x1fe] == 0x55, bytes[0x1ff] == 0xaa {
+          return .bzImage(try BzImage(path: path, bytes: bytes))
+        }
         throw .unsupportedImage(
           path: path,
           reason: "it starts with MZ, yet has no Linux setup header, no Image header, no "

@@ -125,7 +125,7 @@ public struct DeviceTreeLoadPlanner {
         "kernel",
         PlacementRule(
           size: textOffset + imageMemory, alignment: Self.kernelBaseAlignment, lowest: 0,
-          highest: ramEnd, topDown: false))
+          highest: ramEnd, topDown: false, origin: "text_offset and image_size"))
       kernelAddress = base + textOffset
     case .riscv64:
       let alignment = max(textOffset, Self.kernelBaseAlignment)
@@ -137,7 +137,8 @@ public struct DeviceTreeLoadPlanner {
       base = try placer.place(
         "kernel",
         PlacementRule(
-          size: imageMemory, alignment: alignment, lowest: 0, highest: ramEnd, topDown: false))
+          size: imageMemory, alignment: alignment, lowest: 0, highest: ramEnd, topDown: false,
+          origin: "image_size"))
       kernelAddress = base
     }
 

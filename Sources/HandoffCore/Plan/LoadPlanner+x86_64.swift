@@ -173,26 +173,15 @@ public struct X86LoadPlanner {
       purgatory: parameters, freeMemory: placer.freeRanges)
   }
 
-  /// The bzImage's protected-mode kernel: bottom-up from pref_address,
-  /// aligned to kernel_alignment, with room for init_size; a kernel that
-  /// cannot relocate goes exactly there.
+  /// The bzImage's protected-mode kernel, placed by its header's rule.
   private func placeBzImage(
     _ image: BzImage, _ imageBytes: [UInt8], ramEnd: UInt64, placer: inout SegmentPlacer
   ) throws(HandoffError) -> PlannedSegment {
     let kernelBytes = Array(imageBytes[image.setupSize...])
-    let kernelSize = SegmentPlacer.roundUp(
-      max(UInt64(image.initSize), UInt64(kernelBytes.count)), SegmentPlacer.pageSize)
-    let alignment = image.kernelAlignment != 0 ? UInt64(image.kernelAlignment) : 0x20_0000
-    // a pref_address too close to the top of memory leaves no room: an empty window
-    let fixedEnd = image.preferredAddress.addingReportingOverflow(kernelSize)
-    let address = try placer.place(
-      "kernel",
-      PlacementRule(
-        size: kernelSize, alignment: alignment, lowest: image.preferredAddress,
-        highest: image.relocatable ? ramEnd : fixedEnd.overflow ? 0 : fixedEnd.partialValue,
-        topDown: false))
+    let rule = image.kernelPlacement(lowest: image.preferredAddress, ramEnd: ramEnd)
+    let address = try placer.place("kernel", rule)
     return PlannedSegment(
-      role: "kernel", bytes: kernelBytes, destination: address, memorySize: kernelSize)
+      role: "kernel", bytes: kernelBytes, destination: address, memorySize: rule.size)
   }
 
   /// An ELF vmlinux as one segment from its first program header's
@@ -235,5 +224,23 @@ public struct X86LoadPlanner {
         topDown: false))
     return PlannedSegment(
       role: "kernel", bytes: bytes, destination: address, memorySize: end - start)
+  }
+}
+
+extension BzImage {
+  /// Where the protected-mode kernel may go: bottom-up from `lowest`,
+  /// aligned to kernel_alignment, with room for init_size (or the code,
+  /// when larger), below `ramEnd`; a kernel that cannot relocate goes
+  /// exactly to `lowest`.
+  public func kernelPlacement(lowest: UInt64, ramEnd: UInt64) -> PlacementRule {
+    let size = SegmentPlacer.roundUp(
+      max(UInt64(initSize), UInt64(kernelSize)), SegmentPlacer.pageSize)
+    let alignment = kernelAlignment != 0 ? UInt64(kernelAlignment) : 0x20_0000
+    // a fixed address too close to the top of memory leaves no room: an empty window
+    let fixedEnd = lowest.addingReportingOverflow(size)
+    return PlacementRule(
+      size: size, alignment: alignment, lowest: lowest,
+      highest: relocatable ? ramEnd : fixedEnd.overflow ? 0 : fixedEnd.partialValue,
+      topDown: false, origin: "init_size \(hex(UInt64(initSize))) of \(path)")
   }
 }

@@ -11,13 +11,20 @@ public struct PlacementRule: Equatable, Sendable {
   public var highest: UInt64
   /// Place at the top of the window (initrd, boot_params) rather than the bottom (kernel).
   public var topDown: Bool
+  /// Where the size comes from, for the error when nothing holds it:
+  /// `init_size 0x2a4b000 of /boot/vmlinuz`.
+  public var origin: String?
 
-  public init(size: UInt64, alignment: UInt64, lowest: UInt64, highest: UInt64, topDown: Bool) {
+  public init(
+    size: UInt64, alignment: UInt64, lowest: UInt64, highest: UInt64, topDown: Bool,
+    origin: String? = nil
+  ) {
     self.size = size
     self.alignment = alignment
     self.lowest = lowest
     self.highest = highest
     self.topDown = topDown
+    self.origin = origin
   }
 }
 
@@ -75,8 +82,8 @@ public struct SegmentPlacer {
     }
     throw .placementFailed(
       segment: segment, size: size,
-      constraint:
-        "aligned to \(hex(alignment)), within [\(hex(rule.lowest)), \(hex(rule.highest)))",
+      constraint: (rule.origin.map { "\($0), " } ?? "")
+        + "aligned to \(hex(alignment)), within [\(hex(rule.lowest)), \(hex(rule.highest)))",
       free: describe(free))
   }
 

@@ -83,6 +83,7 @@ public struct FileLoader<System: SystemCalls> {
     let commandLine = request.commandLine.resolve(running: running, carried: kernel.commandLine)
     try kernel.setupHeader?.requireFits(commandLine: commandLine)
     debug("cmdline: \"\(commandLine)\" (\(commandLine.utf8.count) bytes)")
+    if let header = kernel.setupHeader, !request.crash { try requireRoom(for: header) }
 
     // the initrds: one is passed as it is, several become one in-memory file,
     // and without any a UKI's own goes as an in-memory file
@@ -107,6 +108,29 @@ public struct FileLoader<System: SystemCalls> {
         kernel: kernelDescriptor, initrd: initrd, commandLineLength: text.count, flags: flags))
     try system.kexecFileLoad(
       kernel: kernelDescriptor, initrd: initrd, commandLine: text, flags: flags)
+  }
+
+  /// The lowest address the kernel's bzImage loader places a kernel at
+  /// (MIN_KERNEL_LOAD_ADDR).
+  static var lowestKernelAddress: UInt64 { 0x100_0000 }
+
+  /// Throws `placementFailed` when no RAM holds the bzImage where the
+  /// kernel's own loader would place it, at or above pref_address and
+  /// 16 MiB, so that a kernel too large for the machine is refused here,
+  /// named, rather than by the kernel with a bare errno. A memory map that
+  /// cannot be read leaves the question to the kernel.
+  private func requireRoom(for image: BzImage) throws(HandoffError) {
+    let map: MemoryMap
+    do {
+      map = try MachineReader(system: system, debug: debug).memoryMap()
+    } catch {
+      debug("\(error.description); the kernel alone checks that the kernel fits")
+      return
+    }
+    var placer = SegmentPlacer(map: map)
+    let lowest = max(image.preferredAddress, Self.lowestKernelAddress)
+    _ = try placer.place(
+      "kernel", image.kernelPlacement(lowest: lowest, ramEnd: map.ram.last?.end ?? 0))
   }
 
   /// A descriptor of the kernel file, or of an in-memory file of the

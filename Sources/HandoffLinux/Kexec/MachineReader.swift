@@ -42,23 +42,28 @@ public struct MachineReader<System: SystemCalls> {
         return try MemoryMapParser.parseFirmwareEntries(entries, source: file)
       }
     }
-    let iomem = try? MemoryMapParser.parseIomem(
-      system.readText("/proc/iomem") ?? "", source: "/proc/iomem")
+    let iomem: Result<MemoryMap, HandoffError>
+    do {
+      iomem = .success(
+        try MemoryMapParser.parseIomem(
+          system.readText("/proc/iomem") ?? "", source: "/proc/iomem"))
+    } catch {
+      iomem = .failure(error)
+    }
     let entries = firmwareEntries(under: "/sys/firmware/memmap")
     if !entries.isEmpty {
       var map = try MemoryMapParser.parseFirmwareEntries(entries, source: "/sys/firmware/memmap")
-      map.excluded = iomem?.excluded ?? []
-      map.kernelRAM = iomem?.ram
-      map.crashKernel = iomem?.crashKernel ?? []
+      if case .success(let kernelView) = iomem {
+        map.excluded = kernelView.excluded
+        map.kernelRAM = kernelView.ram
+        map.crashKernel = kernelView.crashKernel
+      }
       debug("memory map: \(entries.count) ranges from /sys/firmware/memmap")
       return map
     }
-    guard let iomem else {
-      return try MemoryMapParser.parseIomem(
-        system.readText("/proc/iomem") ?? "", source: "/proc/iomem")
-    }
-    debug("memory map: \(iomem.ranges.count) ranges from /proc/iomem")
-    return iomem
+    let map = try iomem.get()
+    debug("memory map: \(map.ranges.count) ranges from /proc/iomem")
+    return map
   }
 
   /// The entries of a /sys/firmware/memmap directory, or a copy of one:

@@ -109,7 +109,15 @@ extension Preflight {
       report.add(section, "cmdline", .fail, error.description)
       return
     }
-    if (try? image.requireBootable64()) == nil { return }
+    do throws(HandoffError) {
+      try image.requireBootable64()
+    } catch {
+      // the items above name every other reason a 64-bit handoff is refused
+      if case .invalidField(_, "init_size", _, _, _) = error {
+        report.add(section, "init_size", .fail, error.description)
+      }
+      return
+    }
     checkPlacement(request, into: &report)
   }
 
