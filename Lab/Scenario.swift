@@ -338,6 +338,18 @@ struct Scenario {
         architecture: .riscv64, firmware: .direct, suites: [.trixie, .sid],
         extraLoadOptions: "--scrub", residue: .gone),
       Scenario(
+        name: "arm64-scrub-off",
+        summary: "arm64: 6.1 frees 256 MiB of a marker and hands off to 6.12 unscrubbed: "
+          + "6.12's RAM has it",
+        architecture: .aarch64, firmware: .direct, suites: [.bookworm, .trixie],
+        residue: .survives(atLeastPages: 1024)),
+      Scenario(
+        name: "arm64-scrub-on",
+        summary: "arm64: the same with 'handoff load --scrub': the purgatory cleans the caches "
+          + "of free RAM, zeroes it with the MMU off, and not one page of the marker is left",
+        architecture: .aarch64, firmware: .direct, suites: [.bookworm, .trixie],
+        extraLoadOptions: "--scrub", residue: .gone),
+      Scenario(
         name: "arm64-uki-6.1-to-6.12",
         summary: "arm64: 6.1 loads a unified kernel image of 6.12 the lab made with objcopy and "
           + "systemd's arm64 stub: its .initrd and .cmdline reach 6.12",

@@ -3,12 +3,22 @@
  * pattern whose XXH64 digests are known, and the purgatory segment made from
  * the blob with its parameter block filled in, as a loader would.
  *
+ * The scrub cases fill 8 MiB at SCRUB_AREA and ask for two ranges in it
+ * zeroed, with a page kept between them and around them, which the fake
+ * kernel then checks; or, with SCRUB 2, for a range that starts inside
+ * REGION1, which the purgatory must refuse.
+ *
  * The including harness defines REGION0, REGION1 and REGION2 (where the
- * regions go in its RAM) and is built with -D for DEST, PARAMETERS_OFFSET,
- * MEMORY_SIZE, FLAGS, PATCH and CORRUPT, which scripts/test-purgatory-qemu.sh
- * explains.
+ * regions go in its RAM), RAM_END and SCRUB_AREA, and is built with -D for
+ * DEST, PARAMETERS_OFFSET, MEMORY_SIZE, FLAGS, PATCH, CORRUPT and SCRUB,
+ * which scripts/test-purgatory-qemu.sh explains.
  */
 #include <stdint.h>
+
+#ifndef SCRUB
+#define SCRUB 0
+#endif
+#define SCRUB_AREA_SIZE 0x800000ull
 
 extern const uint8_t blob[], blob_end[];
 
@@ -51,4 +61,40 @@ static void prepare_segments(uint64_t kernel_entry, uint64_t dtb, uint64_t uart)
       for (int f = 0; f < 4; f++) block[7 + r * 4 + f] = regions[r][f];
   }
   if (CORRUPT) ((volatile uint8_t *)REGION1)[0x80000] ^= 0x01;
+}
+
+/* {start, size} of each range to zero: two inside the filled area with a
+ * page between them, or with SCRUB 2 one that starts inside REGION1 */
+static const uint64_t scrub_ranges[2][2] = {
+    {SCRUB == 2 ? REGION1 + 0x1000 : SCRUB_AREA + 0x1000, 0x3ff000},
+    {SCRUB_AREA + 0x401000, 0x3fe000},
+};
+
+/* the block's scrub fields: identity-map end, page-table room, count, ranges */
+static void prepare_scrub(void) {
+  volatile uint8_t *area = (volatile uint8_t *)SCRUB_AREA;
+  for (uint64_t i = 0; i < SCRUB_AREA_SIZE; i++) area[i] = (uint8_t)(0x5a ^ (i >> 12));
+  volatile uint64_t *block = (volatile uint64_t *)(DEST + PARAMETERS_OFFSET);
+  block[0x238 / 8] = RAM_END;
+  block[0x240 / 8] = 0;
+  block[0x248 / 8] = 2;
+  for (int r = 0; r < 2; r++) {
+    block[0x250 / 8 + r * 2] = scrub_ranges[r][0];
+    block[0x250 / 8 + r * 2 + 1] = scrub_ranges[r][1];
+  }
+}
+
+/* whether every scrub range reads zero and the pages around them do not */
+static const char *scrub_wrong(void) {
+  volatile uint8_t *area = (volatile uint8_t *)SCRUB_AREA;
+  for (uint64_t i = 0; i < SCRUB_AREA_SIZE; i++) {
+    uint64_t address = SCRUB_AREA + i;
+    int zeroed = 0;
+    for (int r = 0; r < 2; r++)
+      if (address >= scrub_ranges[r][0] && address < scrub_ranges[r][0] + scrub_ranges[r][1])
+        zeroed = 1;
+    if (zeroed && area[i] != 0) return "a scrub range is not zero\r\n";
+    if (!zeroed && area[i] == 0) return "a byte outside the scrub ranges is zero\r\n";
+  }
+  return 0;
 }

@@ -1,7 +1,8 @@
 // What Handoff's aarch64 purgatory needs of its CPU besides Shared/: a PL011
 // UART through device-memory accesses, halting, and a report of any
 // exception its own vectors catch. entry.S calls `purgatory_main`
-// (Shared/Main.swift) with a stack of its own, the MMU and the caches off.
+// (Shared/Main.swift) with a stack of its own, the MMU and the caches off;
+// Scrub.swift zeroes free RAM when asked.
 
 @_extern(c, "purgatory_mmio_read32")
 func purgatoryMMIORead32(_ address: UInt64) -> UInt32
@@ -25,16 +26,6 @@ func serialPut(_ base: UInt64, _ byte: UInt8) {
   var spins = 0
   while purgatoryMMIORead32(base &+ 0x18) & 0x20 != 0 && spins < 1_000_000 { spins += 1 }
   purgatoryMMIOWrite32(base, UInt32(byte))
-}
-
-/// Scrubbing on aarch64 needs the MMU on, so that zeroing runs on normal
-/// memory; that is not built yet, and the loader refuses --scrub here.
-func scrub(
-  _ parameters: Parameters, _ serial: Serial, segment: (start: UInt64, end: UInt64),
-  tables: UInt64
-) {
-  serial.write("handoff purgatory: no scrub on aarch64; halting\r\n")
-  halt()
 }
 
 @_cdecl("purgatory_exception")

@@ -72,6 +72,68 @@ purgatory_mmio_write32:
 	ret
 	.size purgatory_mmio_write32, . - purgatory_mmio_write32
 
+/*
+ * void purgatory_clean_invalidate(uint64_t start, uint64_t size): clean and
+ * invalidate every data cache line of [start, start + size) to the point of
+ * coherency, a line of CTR_EL0's smallest D-cache size at a time
+ */
+	.globl purgatory_clean_invalidate
+	.type purgatory_clean_invalidate, %function
+purgatory_clean_invalidate:
+	mrs	x3, ctr_el0
+	ubfx	x3, x3, #16, #4
+	mov	x2, #4
+	lsl	x2, x2, x3
+	add	x1, x0, x1
+	sub	x3, x2, #1
+	bic	x0, x0, x3
+1:	cmp	x0, x1
+	b.hs	2f
+	dc	civac, x0
+	add	x0, x0, x2
+	b	1b
+2:	dsb	sy
+	ret
+	.size purgatory_clean_invalidate, . - purgatory_clean_invalidate
+
+/*
+ * void purgatory_zero(uint64_t start, uint64_t size): size a multiple of 64.
+ * Pairs of aligned stores: with the MMU off memory is Device memory, where
+ * dc zva and unaligned stores fault.
+ */
+	.globl purgatory_zero
+	.type purgatory_zero, %function
+purgatory_zero:
+	add	x1, x0, x1
+1:	cmp	x0, x1
+	b.hs	2f
+	stp	xzr, xzr, [x0]
+	stp	xzr, xzr, [x0, #16]
+	stp	xzr, xzr, [x0, #32]
+	stp	xzr, xzr, [x0, #48]
+	add	x0, x0, #64
+	b	1b
+2:	dsb	sy
+	ret
+	.size purgatory_zero, . - purgatory_zero
+
+/* uint64_t purgatory_counter(void): the generic timer's virtual count */
+	.globl purgatory_counter
+	.type purgatory_counter, %function
+purgatory_counter:
+	isb
+	mrs	x0, cntvct_el0
+	ret
+	.size purgatory_counter, . - purgatory_counter
+
+/* uint64_t purgatory_counter_frequency(void): its rate in Hz */
+	.globl purgatory_counter_frequency
+	.type purgatory_counter_frequency, %function
+purgatory_counter_frequency:
+	mrs	x0, cntfrq_el0
+	ret
+	.size purgatory_counter_frequency, . - purgatory_counter_frequency
+
 /* void purgatory_halt(void), which never returns */
 	.globl purgatory_halt
 	.type purgatory_halt, %function

@@ -15,9 +15,11 @@
  * Built with -D for: DEST, PARAMETERS_OFFSET, MEMORY_SIZE (the blob's),
  * FLAGS (the block's flags word), PATCH (0 sets only the UART, so the block
  * names no kernel), CORRUPT (1 flips a byte in the second region after its
- * digest was taken) and FAULT (1 names a kernel entry outside RAM, so the
- * branch faults into the purgatory's own vectors). purgatory.bin must be in
- * the working directory.
+ * digest was taken), FAULT (1 names a kernel entry outside RAM, so the
+ * branch faults into the purgatory's own vectors) and SCRUB (1 asks for a
+ * scrub of part of an area it filled, 2 for one over a segment, as
+ * Shared/qemu-harness.h explains). purgatory.bin must be in the working
+ * directory.
  */
 
 #include <stdint.h>
@@ -31,6 +33,9 @@
 #define REGION0 0x40400000ull
 #define REGION1 0x40500000ull
 #define REGION2 0x40600003ull
+
+#define RAM_END 0x60000000ull
+#define SCRUB_AREA 0x44000000ull
 
 #include "../Shared/qemu-harness.h"
 
@@ -66,6 +71,7 @@ static void __attribute__((noreturn)) power_off(void) {
 
 void harness_main(void) {
   prepare_segments(FAULT ? 0x7ffff000ull : (uint64_t)fake_kernel, DTB, UART);
+  if (SCRUB) prepare_scrub();
   jump_to_purgatory(DEST);
 }
 
@@ -75,11 +81,13 @@ void kernel_check(uint64_t x0, uint64_t x1, uint64_t x2, uint64_t x3, uint64_t s
   if (x0 != DTB) wrong = "x0 is not the DTB\r\n";
   else if (x1 | x2 | x3) wrong = "x1, x2 or x3 is not 0\r\n";
   else if (sp < DEST || sp > DEST + MEMORY_SIZE) wrong = "SP is not inside the purgatory segment\r\n";
+  else if (SCRUB) wrong = scrub_wrong();
   if (wrong) {
     puts("fake kernel: reached, but wrong: ");
     puts(wrong);
     power_off();
   }
+  if (SCRUB) puts("fake kernel: the scrub ranges read zero, the pages around them do not\r\n");
   uint64_t level;
   __asm__ volatile("mrs %0, CurrentEL" : "=r"(level));
   puts(level == (2 << 2) ? "fake kernel: reached at EL2" : "fake kernel: reached at EL1");

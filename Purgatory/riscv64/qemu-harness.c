@@ -27,9 +27,6 @@
 #ifndef FAULT
 #define FAULT 0
 #endif
-#ifndef SCRUB
-#define SCRUB 0
-#endif
 
 #define DTB 0x88000000ull
 #define HART 0
@@ -40,45 +37,8 @@
 
 #define RAM_END 0xa0000000ull
 #define SCRUB_AREA 0x84000000ull
-#define SCRUB_AREA_SIZE 0x800000ull
 
 #include "../Shared/qemu-harness.h"
-
-/* {start, size} of each range to zero: two inside the filled area with a
- * page between them, or with SCRUB 2 one that starts inside REGION1 */
-static const uint64_t scrub_ranges[2][2] = {
-    {SCRUB == 2 ? REGION1 + 0x1000 : SCRUB_AREA + 0x1000, 0x3ff000},
-    {SCRUB_AREA + 0x401000, 0x3fe000},
-};
-
-/* the block's scrub fields: identity-map end, page-table room, count, ranges */
-static void prepare_scrub(void) {
-  volatile uint8_t *area = (volatile uint8_t *)SCRUB_AREA;
-  for (uint64_t i = 0; i < SCRUB_AREA_SIZE; i++) area[i] = (uint8_t)(0x5a ^ (i >> 12));
-  volatile uint64_t *block = (volatile uint64_t *)(DEST + PARAMETERS_OFFSET);
-  block[0x238 / 8] = RAM_END;
-  block[0x240 / 8] = 0;
-  block[0x248 / 8] = 2;
-  for (int r = 0; r < 2; r++) {
-    block[0x250 / 8 + r * 2] = scrub_ranges[r][0];
-    block[0x250 / 8 + r * 2 + 1] = scrub_ranges[r][1];
-  }
-}
-
-/* whether every scrub range reads zero and the pages around them do not */
-static const char *scrub_wrong(void) {
-  volatile uint8_t *area = (volatile uint8_t *)SCRUB_AREA;
-  for (uint64_t i = 0; i < SCRUB_AREA_SIZE; i++) {
-    uint64_t address = SCRUB_AREA + i;
-    int zeroed = 0;
-    for (int r = 0; r < 2; r++)
-      if (address >= scrub_ranges[r][0] && address < scrub_ranges[r][0] + scrub_ranges[r][1])
-        zeroed = 1;
-    if (zeroed && area[i] != 0) return "a scrub range is not zero\r\n";
-    if (!zeroed && area[i] == 0) return "a byte outside the scrub ranges is zero\r\n";
-  }
-  return 0;
-}
 
 extern void fake_kernel(void);
 extern void jump_to_purgatory(uint64_t destination, uint64_t hart);

@@ -161,8 +161,10 @@ struct CrashDumpTests {
     #expect {
       try Self.crashPlan(iomem: Self.crashIomem, scrub: true)
     } throws: { error in
-      guard case .scrubUnavailable = error as? HandoffError else { return false }
-      return true
+      guard case .crashKernelUnavailable(let reason) = error as? HandoffError else {
+        return false
+      }
+      return reason.contains("the old memory intact")
     }
   }
 

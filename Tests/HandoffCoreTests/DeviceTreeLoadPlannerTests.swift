@@ -20,15 +20,15 @@ struct DeviceTreeLoadPlannerTests {
     architecture: DeviceTreeLoadPlanner.Architecture = .arm64, uart: String = "arm,pl011",
     kernelSize: Int = 0x180_0000, imageSize: UInt64 = 0x1c0_0000, textOffset: UInt64 = 0,
     initrd: [UInt8]? = [UInt8](repeating: 0xab, count: 0x30_0000),
-    reservedMemory: [(address: UInt64, size: UInt64)] = [],
-    options: PlanOptions = PlanOptions()
+    reservedMemory: [(address: UInt64, size: UInt64)] = [], uefi: Bool = false,
+    retainsInitrd: Bool = false, options: PlanOptions = PlanOptions()
   ) throws -> (plan: LoadPlan, edits: [String]) {
     let map = try MemoryMapParser.parseIomem(iomem, source: "iomem")
     let environment = DeviceTreeBootEnvironment(
       memoryMap: map,
-      deviceTree: DeviceTreeFixture.virt(uart: uart, reservedMemory: reservedMemory),
+      deviceTree: DeviceTreeFixture.virt(uart: uart, reservedMemory: reservedMemory, uefi: uefi),
       deviceTreeSource: "/sys/firmware/fdt",
-      kaslrSeed: 42, rngSeed: [1, 2, 3, 4])
+      kaslrSeed: 42, rngSeed: [1, 2, 3, 4], retainsInitrd: retainsInitrd)
     let plan = try DeviceTreeLoadPlanner(
       architecture: architecture, kernel: [UInt8](repeating: 0x14, count: kernelSize),
       textOffset: textOffset,
@@ -108,21 +108,14 @@ struct DeviceTreeLoadPlannerTests {
     #expect(PlanChecks.word(purgatory.bytes, block + 0x18) == plan.purgatory.kernelArgument)
   }
 
-  @Test("A scrub is refused on arm64, and an Image larger than RAM names the kernel")
-  func refusals() {
-    #expect {
-      _ = try Self.plan(options: PlanOptions(scrub: true))
-    } throws: { error in
-      guard case .scrubUnavailable(let reason)? = error as? HandoffError else { return false }
-      return reason.hasPrefix("the aarch64 purgatory runs with the MMU and caches off")
-    }
+  @Test("An Image larger than RAM names the kernel and its image_size")
+  func tooLarge() {
     #expect {
       _ = try Self.plan(imageSize: 0x4000_0000)
     } throws: { error in
-      guard case .placementFailed(let segment, _, _, _)? = error as? HandoffError else {
-        return false
-      }
-      return segment == "kernel"
+      guard case .placementFailed(let segment, _, let constraint, _)? = error as? HandoffError
+      else { return false }
+      return segment == "kernel" && constraint.hasPrefix("text_offset and image_size, ")
     }
   }
 
@@ -149,22 +142,28 @@ struct DeviceTreeLoadPlannerTests {
     }
   }
 
-  /// Every page of RAM is zeroed, or is a segment, a reservation of the
-  /// running kernel, or a range the DTB reserves.
-  @Test("riscv64 scrub: every page of RAM is zeroed or kept, never both")
-  func riscv64Scrub() throws {
+  /// Every page of RAM is zeroed, or is a segment or a range the DTB
+  /// reserves; under EFI also a reservation /proc/iomem shows, but for the
+  /// running initrd, which the kernel freed.
+  @Test(
+    "A scrub zeroes every page of RAM or keeps it, never both",
+    arguments: [DeviceTreeLoadPlanner.Architecture.arm64, .riscv64], [false, true])
+  func scrub(architecture: DeviceTreeLoadPlanner.Architecture, uefi: Bool) throws {
     let firmware: (address: UInt64, size: UInt64) = (0x7e00_0000, 0x20_0800)
+    let riscv64 = architecture == .riscv64
     let (plan, _) = try Self.plan(
-      architecture: .riscv64, uart: "ns16550a", textOffset: 0x20_0000,
-      reservedMemory: [firmware, (0x5000_0000, 0)], options: PlanOptions(scrub: true))
+      architecture: architecture, uart: riscv64 ? "ns16550a" : "arm,pl011",
+      textOffset: riscv64 ? 0x20_0000 : 0,
+      reservedMemory: [firmware, (0x5000_0000, 0)], uefi: uefi, options: PlanOptions(scrub: true))
     let scrub = try #require(plan.purgatory.scrub)
     #expect(scrub.identityMapEnd == 0x8000_0000)
     #expect(scrub.pageTableBytes == 0)
 
+    // the freed initrd, [0x48000000, 0x48100000), is zeroed either way
     var kept: [(start: UInt64, end: UInt64)] = [
-      (0x4166_0000, 0x41b3_0000), (0x4800_0000, 0x4810_0000),
-      (firmware.address, firmware.address + firmware.size),
+      (firmware.address, firmware.address + firmware.size)
     ]
+    if uefi { kept.append((0x4166_0000, 0x41b3_0000)) }
     for segment in plan.segments {
       kept.append((segment.destination, segment.destination + segment.memorySize))
     }
@@ -182,10 +181,19 @@ struct DeviceTreeLoadPlannerTests {
 
     // the block carries the ranges, and the purgatory's own checks accept them
     let purgatory = try PlanChecks.segment(plan, "purgatory")
-    let block = PurgatoryBlobRISCV64.parametersOffset
+    let block =
+      riscv64 ? PurgatoryBlobRISCV64.parametersOffset : PurgatoryBlobAArch64.parametersOffset
     #expect(PlanChecks.word(purgatory.bytes, block + 0x28) & 4 != 0)
     #expect(PlanChecks.word(purgatory.bytes, block + 0x238) == 0x8000_0000)
     #expect(PlanChecks.word(purgatory.bytes, block + 0x248) == UInt64(scrub.ranges.count))
   }
 
+  @Test("Under EFI an initrd the running kernel kept (retain_initrd) is not scrubbed")
+  func retainedInitrd() throws {
+    let (plan, _) = try Self.plan(
+      uefi: true, retainsInitrd: true, options: PlanOptions(scrub: true))
+    let scrub = try #require(plan.purgatory.scrub)
+    let initrd = DeviceTreeFixture.runningInitrd
+    #expect(!scrub.ranges.contains { $0.start < initrd.end && initrd.start < $0.end })
+  }
 }

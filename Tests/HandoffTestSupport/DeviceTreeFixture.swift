@@ -12,9 +12,12 @@ public enum DeviceTreeFixture {
   /// Each of `reservedMemory` becomes a node under /reserved-memory, as
   /// OpenSBI's own region does on riscv64; a size of 0 a node with only a
   /// `size`, placed by the kernel. `uartProperties` go into the UART's node.
+  /// With `uefi`, /chosen also carries what the EFI stub leaves there: the
+  /// system table and the memory map.
   public static func virt(
     memory: (base: UInt64, size: UInt64) = (0x4000_0000, 0x4000_0000), uart: String = "arm,pl011",
-    reservedMemory: [(address: UInt64, size: UInt64)] = [], uartProperties: [String: UInt32] = [:]
+    reservedMemory: [(address: UInt64, size: UInt64)] = [], uartProperties: [String: UInt32] = [:],
+    uefi: Bool = false
   ) -> [UInt8] {
     var writer = Writer()
     writer.reservation(runningInitrd.start, runningInitrd.end - runningInitrd.start)
@@ -29,6 +32,13 @@ public enum DeviceTreeFixture {
     writer.u64("linux,initrd-end", runningInitrd.end)
     writer.u64("kaslr-seed", 0)
     writer.cells("linux,elfcorehdr", [0, 0x7000_0000, 0, 0x1000])
+    if uefi {
+      writer.u64("linux,uefi-system-table", 0x7ff8_0018)
+      writer.u64("linux,uefi-mmap-start", 0x4166_1018)
+      writer.cells("linux,uefi-mmap-size", [0x1e0])
+      writer.cells("linux,uefi-mmap-desc-size", [0x30])
+      writer.cells("linux,uefi-mmap-desc-ver", [1])
+    }
     writer.end()
     writer.begin("memory@\(String(memory.base, radix: 16))")
     writer.string("device_type", "memory")

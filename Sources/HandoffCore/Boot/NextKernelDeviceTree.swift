@@ -9,6 +9,8 @@ public struct NextKernelDeviceTree {
   public let blob: [UInt8]
   /// What changed, one line each, for `plan`: `set /chosen bootargs`.
   public let edits: [String]
+  /// The running kernel's initrd, as its /chosen named it; nil for none.
+  public let runningInitrd: MemoryRange?
 
   /// Properties that only a crash kernel or the previous handoff may see.
   static let staleProperties = [
@@ -31,12 +33,16 @@ public struct NextKernelDeviceTree {
     var edits: [String] = []
 
     // the running kernel's initrd: its range, and the reservation for it
+    var runningInitrd: MemoryRange? = nil
     if let start = tree.property("/chosen", "linux,initrd-start").flatMap(Self.bigEndian),
-      let end = tree.property("/chosen", "linux,initrd-end").flatMap(Self.bigEndian), end > start,
-      tree.deleteReservation(address: start, size: end - start)
+      let end = tree.property("/chosen", "linux,initrd-end").flatMap(Self.bigEndian), end > start
     {
-      edits.append("delete /memreserve/ [\(hex(start)), \(hex(end))) of the running initrd")
+      runningInitrd = MemoryRange(start: start, end: end, kind: .reserved)
+      if tree.deleteReservation(address: start, size: end - start) {
+        edits.append("delete /memreserve/ [\(hex(start)), \(hex(end))) of the running initrd")
+      }
     }
+    self.runningInitrd = runningInitrd
     for name in Self.staleProperties {
       if tree.deleteProperty("/chosen", name) { edits.append("delete /chosen \(name)") }
     }

@@ -8,16 +8,20 @@ public struct DeviceTreeBootEnvironment: Sendable {
   public var deviceTreeSource: String
   public var kaslrSeed: UInt64
   public var rngSeed: [UInt8]
+  /// The running kernel kept its initrd's memory (`retain_initrd`) rather
+  /// than freeing it once unpacked.
+  public var retainsInitrd: Bool
 
   public init(
     memoryMap: MemoryMap, deviceTree: [UInt8], deviceTreeSource: String, kaslrSeed: UInt64,
-    rngSeed: [UInt8]
+    rngSeed: [UInt8], retainsInitrd: Bool = false
   ) {
     self.memoryMap = memoryMap
     self.deviceTree = deviceTree
     self.deviceTreeSource = deviceTreeSource
     self.kaslrSeed = kaslrSeed
     self.rngSeed = rngSeed
+    self.retainsInitrd = retainsInitrd
   }
 }
 
@@ -103,12 +107,6 @@ public struct DeviceTreeLoadPlanner {
   /// The plan, with the edits made to the DTB; or an error naming the
   /// segment that did not fit.
   public func plan() throws(HandoffError) -> LoadPlan {
-    if options.scrub && architecture == .arm64 {
-      throw .scrubUnavailable(
-        reason: "the aarch64 purgatory runs with the MMU and caches off, and zeroes written "
-          + "past the caches could be overwritten by lines the old kernel left dirty in them; "
-          + "it does not scrub yet")
-    }
     let map = try placementMap()
     var placer = SegmentPlacer(map: map)
     let ramEnd = map.ram.last?.end ?? 0
@@ -225,7 +223,8 @@ public struct DeviceTreeLoadPlanner {
       }
       kept.append(
         MemoryRange(start: purgatory, end: purgatory + UInt64(blob.memorySize), kind: .reserved))
-      let ranges = try scrubRanges(keeping: kept, deviceTree: deviceTree.tree)
+      let ranges = try scrubRanges(
+        keeping: kept + keptReservations(deviceTree), deviceTree: deviceTree.tree)
       scrub = PurgatoryScrub(
         ranges: ranges,
         identityMapEnd: SegmentPlacer.roundUp(ramEnd, Self.kernelBaseAlignment),
@@ -269,11 +268,34 @@ public struct DeviceTreeLoadPlanner {
     return MemoryMap(ranges: regions)
   }
 
-  /// The RAM a riscv64 scrub zeroes, page-aligned: what /proc/iomem calls
-  /// System RAM, without `kept`, the reservations the running kernel shows
-  /// inside it, and the next kernel's /memreserve/ entries and
-  /// /reserved-memory ranges (riscv64 lists no reservation inside RAM in
-  /// /proc/iomem, so the DTB is where they are found).
+  /// What of the reservations /proc/iomem shows inside RAM a scrub keeps:
+  /// a crash kernel's region always, and under EFI every other one but the
+  /// initrd the running kernel freed.
+  ///
+  /// Those entries are the boot-time memblock reservations as they stood
+  /// when the running kernel published them, not as they are now: its own
+  /// early allocations and the initrd it has since freed and reused.
+  /// Without EFI nothing the next kernel needs is among them that the DTB
+  /// does not reserve too. Under EFI some are kept for the next kernel (the
+  /// EFI memory map, the GIC's LPI tables in LINUX_EFI_MEMRESERVE) and no
+  /// file lists which, so all are kept: then the running kernel's early
+  /// allocations (swiotlb's bounce buffers, per-CPU areas) stay unscrubbed.
+  func keptReservations(_ next: NextKernelDeviceTree) -> [MemoryRange] {
+    let map = environment.memoryMap
+    guard next.tree.property("/chosen", "linux,uefi-system-table") != nil else {
+      return map.crashKernel
+    }
+    guard let freed = next.runningInitrd, !environment.retainsInitrd else { return map.excluded }
+    // the kernel frees every page the initrd touches
+    return map.excluded.subtracting(
+      freed.start & ~(SegmentPlacer.pageSize - 1),
+      SegmentPlacer.roundUp(freed.end, SegmentPlacer.pageSize)) + map.crashKernel
+  }
+
+  /// The RAM an arm64 or riscv64 scrub zeroes, page-aligned: what
+  /// /proc/iomem calls System RAM, without `kept`, and the next kernel's
+  /// /memreserve/ entries and /reserved-memory ranges, which tell what the
+  /// firmware keeps for itself.
   ///
   /// Throws `scrubUnavailable` for a /reserved-memory that cannot be read,
   /// and `scrubTooFragmented` for more ranges than the purgatory holds.
@@ -287,7 +309,7 @@ public struct DeviceTreeLoadPlanner {
     }
     let map = environment.memoryMap
     var ranges = map.ram.coalesced()
-    for range in kept + map.excluded { ranges = ranges.subtracting(range.start, range.end) }
+    for range in kept { ranges = ranges.subtracting(range.start, range.end) }
     for reservation in deviceTree.memoryReservations + reservedMemory {
       let (end, overflow) = reservation.address.addingReportingOverflow(reservation.size)
       ranges = ranges.subtracting(reservation.address, overflow ? .max : end)

@@ -19,8 +19,11 @@ extension MachineReader {
     let tree = try system.readFile(source)
     debug("dtb: \(tree.count) bytes from \(source)")
     let seed = system.randomBytes(count: 8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+    let running = system.readText(SystemPaths.commandLine) ?? ""
     return DeviceTreeBootEnvironment(
       memoryMap: map, deviceTree: tree, deviceTreeSource: source, kaslrSeed: seed,
-      rngSeed: system.randomBytes(count: 64))
+      rngSeed: system.randomBytes(count: 64),
+      retainsInitrd: running.split(whereSeparator: { $0 == " " || $0 == "\n" }).contains(
+        "retain_initrd"))
   }
 }
