@@ -19,10 +19,11 @@ struct GuestInitramfs {
       archive.addDirectory(directory)
     }
     // the modules, and the order insmod must take them in: each after those
-    // it needs. arm64 guests boot without firmware and need none; a generic
-    // kernel's come with their order.
+    // it needs. Guests of the virt boards need efivarfs only under EDK2; a
+    // generic kernel's come with their order.
     let kernel = plan.stages[index].kernel
-    var modules = plan.scenario.architecture == .x86_64 ? ["efivarfs"] : []
+    let efivarfs = plan.scenario.architecture == .x86_64 || plan.scenario.firmware.isEFI
+    var modules = efivarfs ? ["efivarfs"] : []
     if plan.scenario.machine.hasNetwork { modules += ["failover", "net_failover", "virtio_net"] }
     if plan.scenario.kernels == .generic { modules = try kernel.moduleOrder() }
     for name in modules {
@@ -105,6 +106,7 @@ enum InitScript {
     mount -t sysfs sysfs /sys
     mount -t devtmpfs devtmpfs /dev 2>/dev/null
     mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
+    mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
     for module in $(cat /etc/modules); do insmod "/lib/modules/$module.ko"; done
     mount -t efivarfs efivarfs /sys/firmware/efi/efivars 2>/dev/null
     echo "LAB: stage=$(cat /etc/handoff-stage)"

@@ -73,11 +73,15 @@ struct QemuRunner {
     }
     if plan.scenario.firmware.isEFI {
       let secureBoot = plan.scenario.firmware == .ovmfSecureBoot
-      let code = "/usr/share/OVMF/OVMF_CODE_4M" + (secureBoot ? ".secboot.fd" : ".fd")
-      let template =
+      var code = "/usr/share/OVMF/OVMF_CODE_4M" + (secureBoot ? ".secboot.fd" : ".fd")
+      var template =
         secureBoot ? paths.enrolledVariables.path : "/usr/share/OVMF/OVMF_VARS_4M.fd"
+      if plan.scenario.firmware == .aavmf {
+        code = "/usr/share/AAVMF/AAVMF_CODE.fd"
+        template = "/usr/share/AAVMF/AAVMF_VARS.fd"
+      }
       for file in [code, template] where !FileManager.default.fileExists(atPath: file) {
-        throw LabError.missing("OVMF's \(file); run 'make setup'")
+        throw LabError.missing("the firmware's \(file); run 'make setup'")
       }
       if secureBoot {
         arguments += ["-global", "driver=cfi.pflash01,property=secure,value=on"]

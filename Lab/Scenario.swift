@@ -9,8 +9,12 @@ enum Firmware: String {
   /// None of the lab's choosing: QEMU loads the kernel itself and hands it a
   /// DTB (arm64's and riscv64's virt, the latter through QEMU's OpenSBI).
   case direct
+  /// EDK2 for arm64's virt board (Debian's AAVMF): it starts the kernel's
+  /// EFI stub, and the kernel finds its hardware through ACPI, with only the
+  /// stub's DTB of /chosen beside it, as on arm64 servers.
+  case aavmf
 
-  var isEFI: Bool { self == .ovmf || self == .ovmfSecureBoot }
+  var isEFI: Bool { self == .ovmf || self == .ovmfSecureBoot || self == .aavmf }
 }
 
 /// The command line the previous stage loads and boots a kernel with.
@@ -348,6 +352,17 @@ struct Scenario {
         summary: "arm64: the same with 'handoff load --scrub': the purgatory cleans the caches "
           + "of free RAM, zeroes it with the MMU off, and not one page of the marker is left",
         architecture: .aarch64, firmware: .direct, suites: [.bookworm, .trixie],
+        extraLoadOptions: "--scrub", residue: .gone),
+      Scenario(
+        name: "arm64-efi-6.12-to-6.1",
+        summary: "arm64 under EDK2 with ACPI: 6.12 hands off to 6.1 with the EFI stub's DTB "
+          + "edited; 6.1 finds the EFI runtime services and lists EFI variables",
+        architecture: .aarch64, firmware: .aavmf, suites: [.trixie, .bookworm]),
+      Scenario(
+        name: "arm64-efi-scrub-on",
+        summary: "arm64 under EDK2: 6.1 frees 256 MiB of a marker and hands off to 6.12 with "
+          + "--scrub: what the kernel still reserves survives, EFI variables too, the marker not",
+        architecture: .aarch64, firmware: .aavmf, suites: [.bookworm, .trixie],
         extraLoadOptions: "--scrub", residue: .gone),
       Scenario(
         name: "arm64-uki-6.1-to-6.12",

@@ -13,7 +13,8 @@ set -Eeuo pipefail
 
 cache="${HANDOFF_LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/handoff-lab}"
 packages=(
-  qemu-system-x86 qemu-system-arm qemu-system-misc ovmf busybox-static musl-dev musl-tools cpio
+  qemu-system-x86 qemu-system-arm qemu-system-misc ovmf qemu-efi-aarch64 busybox-static musl-dev
+  musl-tools cpio
   xz-utils zstd kexec-tools sbsigntool openssl python3-venv zlib1g-dev libzstd-dev libfdt-dev
   qemu-user-static file systemd-boot-efi binutils-aarch64-linux-gnu binutils-riscv64-linux-gnu
   kmod
@@ -180,7 +181,7 @@ use_suite() {
 # fetch_kernel puts one suite's current cloud-amd64 bzImage into the cache.
 fetch_kernel() {
   local suite="$1" dest="$cache/kernels/$1"
-  if [[ -s $dest/vmlinuz && -s $dest/release ]] && has_modules "$dest"; then
+  if [[ -s $dest/vmlinuz && -s $dest/release ]] && has_modules "$dest" "${modules[@]}"; then
     echo "kernel $suite: $(<"$dest/release") already there"
     return
   fi
@@ -240,17 +241,19 @@ fetch_kernel() {
   mkdir -p "$stage"
   cp "$vmlinuz" "$stage/vmlinuz"
   echo "$release" >"$stage/release"
-  copy_modules "$root" "$stage/modules"
+  copy_modules "$root" "$stage/modules" "${modules[@]}"
   rm -rf "$dest"
   mv "$stage" "$dest"
   echo "kernel $suite: fetched $release from $package"
 }
 
-# has_modules tells whether a cached kernel has every module the guests load.
+# has_modules DIR MODULE... tells whether a cached kernel has every module
+# named.
 has_modules() {
-  local module
-  for module in "${modules[@]}"; do
-    [[ -s $1/modules/$module.ko ]] || return 1
+  local dir="$1" module
+  shift
+  for module in "$@"; do
+    [[ -s $dir/modules/$module.ko ]] || return 1
   done
 }
 
@@ -258,8 +261,9 @@ has_modules() {
 # writes it uncompressed, since busybox's insmod reads plain .ko files.
 copy_modules() {
   local root="$1" target="$2" module file
+  shift 2
   mkdir -p "$target"
-  for module in "${modules[@]}"; do
+  for module in "$@"; do
     file="$(find "$root" -name "$module.ko*" -print -quit)"
     [[ -n $file ]] || fail "no $module module in the kernel packages"
     case $file in
@@ -380,13 +384,16 @@ copy_generic_modules() {
 }
 
 # fetch_foreign_kernel puts the kernel file of another architecture's image
-# package into kernels/ARCH/SUITE/NAME, for the image readers' tests: arm64
-# ships an Image as vmlinuz, riscv64 an Image inside a PE file as vmlinux.
-# Only the kernel is kept; the modules are not needed.
+# package into kernels/ARCH/SUITE/NAME, for the image readers' tests and
+# the guests of that architecture: arm64 ships an Image as vmlinuz, riscv64
+# an Image inside a PE file as vmlinux. Of the modules, only each MODULE
+# named after NAME is kept, uncompressed in modules/.
 fetch_foreign_kernel() {
   local arch="$1" suite="$2" flavour="$3" name="$4"
+  shift 4
+  local wanted=("$@")
   local dest="$cache/kernels/$arch/$suite"
-  if [[ -s $dest/$name && -s $dest/release ]]; then
+  if [[ -s $dest/$name && -s $dest/release ]] && has_modules "$dest" "${wanted[@]}"; then
     echo "kernel $arch $suite: $(<"$dest/release") already there"
     return
   fi
@@ -437,6 +444,7 @@ fetch_foreign_kernel() {
   mkdir -p "$stage"
   cp "$kernel" "$stage/$name"
   echo "$release" >"$stage/release"
+  ((${#wanted[@]} == 0)) || copy_modules "$root" "$stage/modules" "${wanted[@]}"
   rm -rf "$dest"
   mv "$stage" "$dest"
   rm -rf "$deb" "$root"
@@ -585,8 +593,9 @@ done
 for suite in "${suites[@]}"; do
   fetch_generic_kernel "$suite"
 done
-fetch_foreign_kernel arm64 bookworm cloud-arm64 vmlinuz
-fetch_foreign_kernel arm64 trixie cloud-arm64 vmlinuz
+# efivarfs for the guests EDK2 boots
+fetch_foreign_kernel arm64 bookworm cloud-arm64 vmlinuz efivarfs
+fetch_foreign_kernel arm64 trixie cloud-arm64 vmlinuz efivarfs
 fetch_foreign_kernel riscv64 trixie riscv64 vmlinux
 fetch_foreign_kernel riscv64 sid riscv64 vmlinux
 fetch_foreign_file arm64 bookworm busybox-static busybox bin/busybox usr/bin/busybox

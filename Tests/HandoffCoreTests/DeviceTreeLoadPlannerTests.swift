@@ -21,14 +21,16 @@ struct DeviceTreeLoadPlannerTests {
     kernelSize: Int = 0x180_0000, imageSize: UInt64 = 0x1c0_0000, textOffset: UInt64 = 0,
     initrd: [UInt8]? = [UInt8](repeating: 0xab, count: 0x30_0000),
     reservedMemory: [(address: UInt64, size: UInt64)] = [], uefi: Bool = false,
-    retainsInitrd: Bool = false, options: PlanOptions = PlanOptions()
+    retainsInitrd: Bool = false, memblock: [MemoryRange]? = nil, spcr: [UInt8]? = nil,
+    options: PlanOptions = PlanOptions()
   ) throws -> (plan: LoadPlan, edits: [String]) {
     let map = try MemoryMapParser.parseIomem(iomem, source: "iomem")
     let environment = DeviceTreeBootEnvironment(
       memoryMap: map,
       deviceTree: DeviceTreeFixture.virt(uart: uart, reservedMemory: reservedMemory, uefi: uefi),
       deviceTreeSource: "/sys/firmware/fdt",
-      kaslrSeed: 42, rngSeed: [1, 2, 3, 4], retainsInitrd: retainsInitrd)
+      kaslrSeed: 42, rngSeed: [1, 2, 3, 4], retainsInitrd: retainsInitrd,
+      memblockReserved: memblock, serialConsoleTable: spcr)
     let plan = try DeviceTreeLoadPlanner(
       architecture: architecture, kernel: [UInt8](repeating: 0x14, count: kernelSize),
       textOffset: textOffset,
@@ -195,5 +197,37 @@ struct DeviceTreeLoadPlannerTests {
     let scrub = try #require(plan.purgatory.scrub)
     let initrd = DeviceTreeFixture.runningInitrd
     #expect(!scrub.ranges.contains { $0.start < initrd.end && initrd.start < $0.end })
+  }
+
+  @Test("Under EFI what memblock no longer reserves is scrubbed, what it still does is kept")
+  func memblockUnderEFI() throws {
+    // of iomem's [0x41660000, 0x41b30000) and [0x48000000, 0x48100000) the
+    // kernel still holds [0x41660000, 0x41710000), its last page in part
+    let memblock = [MemoryRange(start: 0x4166_0000, end: 0x4170_f018, kind: .reserved)]
+    let (plan, _) = try Self.plan(
+      uefi: true, retainsInitrd: true, memblock: memblock, options: PlanOptions(scrub: true))
+    let scrub = try #require(plan.purgatory.scrub)
+    func scrubbed(_ page: UInt64) -> Bool {
+      scrub.ranges.contains { $0.start <= page && page < $0.end }
+    }
+    #expect(!scrubbed(0x4166_0000))
+    #expect(!scrubbed(0x4170_f000))
+    #expect(scrubbed(0x4171_0000))
+    #expect(scrubbed(0x41b2_f000))
+    #expect(scrubbed(0x4800_0000))
+  }
+
+  @Test("Without a UART in stdout-path the purgatory reports on the one ACPI's SPCR names")
+  func serialFromSPCR() throws {
+    var spcr = [UInt8](repeating: 0, count: 0x50)
+    spcr.replaceSubrange(0..<4, with: Array("SPCR".utf8))
+    spcr[36] = 0x03
+    spcr[41] = 8
+    spcr.replaceSubrange(44..<52, with: [0x00, 0x00, 0x01, 0x09, 0, 0, 0, 0])
+    // stdout-path names a UART of another kind: the SPCR's PL011 is used
+    let (plan, _) = try Self.plan(uart: "ns16550a", spcr: spcr)
+    #expect(plan.purgatory.serial == 0x901_0000)
+    // a DTB's own console wins
+    #expect(try Self.plan(spcr: spcr).plan.purgatory.serial == 0x900_0000)
   }
 }

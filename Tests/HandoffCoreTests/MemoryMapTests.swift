@@ -240,4 +240,40 @@ struct MemoryMapTests {
     #expect(map.ranges[0].rangeText == "[0x100000, 0x7ffdc000)")
     #expect(map.ranges[1].size == 0x1_0000_0000)
   }
+
+  @Test("debugfs's memblock list reads as byte-exact ranges, its ends inclusive")
+  func memblock() throws {
+    // arm64 6.1 under EDK2, and 6.12's form with the node and flags after
+    let text = """
+         0: 0x0000000074e00000..0x0000000078dfffff
+         1: 0x000000007c42ff98..0x000000007c42ffa7
+         2: 0x000000007ffe0000..0x000000007fffffff    0 NONE
+
+      """
+    let ranges = try MemoryMapParser.parseMemblock(text, source: "reserved")
+    #expect(
+      ranges == [
+        MemoryRange(start: 0x74e0_0000, end: 0x78e0_0000, kind: .reserved),
+        MemoryRange(start: 0x7c42_ff98, end: 0x7c42_ffa8, kind: .reserved),
+        MemoryRange(start: 0x7ffe_0000, end: 0x8000_0000, kind: .reserved),
+      ])
+    #expect(try MemoryMapParser.parseMemblock("", source: "reserved") == [])
+  }
+
+  @Test(
+    "A memblock line that does not read names its number",
+    arguments: [
+      ("   0: 0x1000-0x1fff\n", 1), ("0x1000..0x1fff\n", 1),
+      ("   0: 0x1000..0x1fff\n   1: 0x3000..0x2fff\n", 2), ("   0: 0x1000..\n", 1),
+    ])
+  func malformedMemblock(text: String, line: Int) {
+    #expect {
+      try MemoryMapParser.parseMemblock(text, source: "reserved")
+    } throws: { error in
+      guard case .unsupportedMemoryMap(let source, let reason)? = error as? HandoffError else {
+        return false
+      }
+      return source == "reserved" && reason.hasPrefix("line \(line): ")
+    }
+  }
 }

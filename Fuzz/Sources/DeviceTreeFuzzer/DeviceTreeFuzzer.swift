@@ -2,13 +2,18 @@
 // checks as DeviceTree applies them, then the next kernel's /chosen edits,
 // whose result must read back with the command line and initrd it was
 // given, the console lookup the purgatory's UART comes from, and the
-// /reserved-memory ranges a riscv64 scrub keeps clear of.
+// /reserved-memory ranges a scrub keeps clear of. The same bytes also go
+// to the SPCR reader, the purgatory's UART on machines booted with ACPI.
 import FuzzSupport
 import HandoffCore
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzDeviceTree(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
   let bytes = fuzzBytes(data, size)
+  for compatible in ["arm,pl011", "ns16550a"] {
+    let base = SerialConsoleTable.uart(bytes, compatible: compatible)
+    expect(base != 0, "the SPCR reader named a UART at address 0")
+  }
   guard let tree = try? DeviceTree(bytes, source: "fuzz") else { return 0 }
   _ = tree.memoryReservations
   if let reserved = tree.reservedMemory {

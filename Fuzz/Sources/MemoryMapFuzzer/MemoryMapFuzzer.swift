@@ -1,5 +1,6 @@
 // Fuzzes the memory map readers: /proc/iomem, /sys/firmware/memmap dumps,
 // and the parser that tells them apart; then the placer's view of the map.
+// Also debugfs's memblock list, whose ranges must be non-empty.
 import FuzzSupport
 import HandoffCore
 
@@ -10,6 +11,11 @@ public func fuzzMemoryMap(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
   check { () throws(HandoffError) in try MemoryMapParser.parseIomem(text, source: "fuzz") }
   check { () throws(HandoffError) in try MemoryMapParser.parseFirmwareDump(text, source: "fuzz") }
   _ = MemoryMapParser.parseHex(text)
+  if let reserved = try? MemoryMapParser.parseMemblock(text, source: "fuzz") {
+    for range in reserved {
+      expect(range.start < range.end, "an empty or reversed reservation \(range.rangeText)")
+    }
+  }
   return 0
 }
 

@@ -11,10 +11,17 @@ public struct DeviceTreeBootEnvironment: Sendable {
   /// The running kernel kept its initrd's memory (`retain_initrd`) rather
   /// than freeing it once unpacked.
   public var retainsInitrd: Bool
+  /// The running kernel's memblock reservations as they are now (from
+  /// debugfs); nil when they cannot be read.
+  public var memblockReserved: [MemoryRange]?
+  /// ACPI's SPCR, which names the console on a machine the DTB does not
+  /// describe; nil without ACPI.
+  public var serialConsoleTable: [UInt8]?
 
   public init(
     memoryMap: MemoryMap, deviceTree: [UInt8], deviceTreeSource: String, kaslrSeed: UInt64,
-    rngSeed: [UInt8], retainsInitrd: Bool = false
+    rngSeed: [UInt8], retainsInitrd: Bool = false, memblockReserved: [MemoryRange]? = nil,
+    serialConsoleTable: [UInt8]? = nil
   ) {
     self.memoryMap = memoryMap
     self.deviceTree = deviceTree
@@ -22,6 +29,8 @@ public struct DeviceTreeBootEnvironment: Sendable {
     self.kaslrSeed = kaslrSeed
     self.rngSeed = rngSeed
     self.retainsInitrd = retainsInitrd
+    self.memblockReserved = memblockReserved
+    self.serialConsoleTable = serialConsoleTable
   }
 }
 
@@ -233,8 +242,12 @@ public struct DeviceTreeLoadPlanner {
 
     // the purgatory, told where to jump, what to check, what to scrub and
     // which UART to use
-    let console = NextKernelDeviceTree.console(
-      in: deviceTree.tree, compatible: architecture.console)
+    // which UART to use: the DTB's stdout-path, else ACPI's SPCR
+    let console =
+      NextKernelDeviceTree.console(in: deviceTree.tree, compatible: architecture.console)
+      ?? environment.serialConsoleTable.flatMap {
+        SerialConsoleTable.uart($0, compatible: architecture.console)
+      }
     let parameters = PurgatoryParameters(
       kernelEntry: kernelAddress, kernelArgument: deviceTreeAddress, serial: console ?? 0,
       verify: options.verify, announce: options.announce, regions: regions, scrub: scrub)
@@ -269,21 +282,32 @@ public struct DeviceTreeLoadPlanner {
   }
 
   /// What of the reservations /proc/iomem shows inside RAM a scrub keeps:
-  /// a crash kernel's region always, and under EFI every other one but the
-  /// initrd the running kernel freed.
+  /// a crash kernel's region always, and under EFI those the running
+  /// kernel still holds.
   ///
   /// Those entries are the boot-time memblock reservations as they stood
   /// when the running kernel published them, not as they are now: its own
   /// early allocations and the initrd it has since freed and reused.
   /// Without EFI nothing the next kernel needs is among them that the DTB
   /// does not reserve too. Under EFI some are kept for the next kernel (the
-  /// EFI memory map, the GIC's LPI tables in LINUX_EFI_MEMRESERVE) and no
-  /// file lists which, so all are kept: then the running kernel's early
-  /// allocations (swiotlb's bounce buffers, per-CPU areas) stay unscrubbed.
+  /// EFI memory map and memory attributes, the GIC's LPI tables in
+  /// LINUX_EFI_MEMRESERVE) and no file lists which, so every one the
+  /// kernel still reserves is kept (debugfs's memblock list tells which,
+  /// else all but the initrd /chosen names); the running kernel's early
+  /// allocations, swiotlb's bounce buffers among them, then stay unscrubbed.
   func keptReservations(_ next: NextKernelDeviceTree) -> [MemoryRange] {
     let map = environment.memoryMap
     guard next.tree.property("/chosen", "linux,uefi-system-table") != nil else {
       return map.crashKernel
+    }
+    if let memblock = environment.memblockReserved {
+      // whole pages of what is still reserved, as /proc/iomem rounds them
+      let pages = memblock.map {
+        MemoryRange(
+          start: $0.start & ~(SegmentPlacer.pageSize - 1),
+          end: SegmentPlacer.roundUp($0.end, SegmentPlacer.pageSize), kind: .reserved)
+      }
+      return map.excluded.intersected(with: pages) + map.crashKernel
     }
     guard let freed = next.runningInitrd, !environment.retainsInitrd else { return map.excluded }
     // the kernel frees every page the initrd touches

@@ -4,6 +4,11 @@ extension MachineReader {
   /// The running kernel's DTB, which the next arm64 or riscv64 kernel's
   /// starts from.
   public static var runningDeviceTree: String { "/sys/firmware/fdt" }
+  /// The running kernel's memblock reservations now, where debugfs is
+  /// mounted and the kernel keeps memblock after boot (arm64, riscv64).
+  public static var memblockReserved: String { "/sys/kernel/debug/memblock/reserved" }
+  /// ACPI's Serial Port Console Redirection table, on machines booted with ACPI.
+  public static var serialConsoleTable: String { "/sys/firmware/acpi/tables/SPCR" }
 
   /// The boot environment of this arm64 or riscv64 machine: RAM from /proc/iomem
   /// (or `memoryMapFile`), the DTB from /sys/firmware/fdt (or
@@ -24,6 +29,25 @@ extension MachineReader {
       memoryMap: map, deviceTree: tree, deviceTreeSource: source, kaslrSeed: seed,
       rngSeed: system.randomBytes(count: 64),
       retainsInitrd: running.split(whereSeparator: { $0 == " " || $0 == "\n" }).contains(
-        "retain_initrd"))
+        "retain_initrd"),
+      memblockReserved: memblockReserved(),
+      serialConsoleTable: try? system.readFile(Self.serialConsoleTable))
+  }
+
+  /// The running kernel's memblock reservations, or nil when debugfs does
+  /// not show them or shows them in a form not read here.
+  func memblockReserved() -> [MemoryRange]? {
+    guard let text = system.readText(Self.memblockReserved) else {
+      debug("memblock: \(Self.memblockReserved) cannot be read")
+      return nil
+    }
+    do {
+      let ranges = try MemoryMapParser.parseMemblock(text, source: Self.memblockReserved)
+      debug("memblock: \(ranges.count) reservations from \(Self.memblockReserved)")
+      return ranges
+    } catch {
+      debug("memblock: \(error.description)")
+      return nil
+    }
   }
 }
