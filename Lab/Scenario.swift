@@ -379,8 +379,14 @@ struct Scenario {
       Scenario(
         name: "crash-6.1-to-7.x",
         summary: "6.1 reserves crashkernel=384M, loads 7.x there with 'handoff load --crash' "
-          + "and panics: 7.x boots as its crash kernel and reads /proc/vmcore",
+          + "through kexec_load with Handoff's own ELF core header and e820 table, and panics: "
+          + "7.x boots as its crash kernel and reads /proc/vmcore",
         firmware: .seabios, suites: [.bookworm, .sid], syscall: "auto",
+        hop: .crash, kernelOptions: "crashkernel=384M"),
+      Scenario(
+        name: "file-crash-6.1-to-7.x",
+        summary: "the same through kexec_file_load: the running kernel writes the core header",
+        firmware: .seabios, suites: [.bookworm, .sid], syscall: "kexec_file_load",
         hop: .crash, kernelOptions: "crashkernel=384M"),
       Scenario(
         name: "arm64-crash-6.1-to-6.12",

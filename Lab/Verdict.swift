@@ -268,17 +268,31 @@ extension Verdict {
     case .standard: return
     case .signatureChecks: judgeSignatureChecks(hop, lines: lines)
     case .loadDisabled: judgeLoadDisabled(hop)
-    case .crash: judgeCrash(hop, lines: lines[exec...], panicked: plan.stages[0].kernel.release)
+    case .crash:
+      judgeCrash(
+        hop, lines: lines[exec...], panicked: plan.stages[0].kernel.release,
+        syscall: plan.scenario.syscall == "kexec_file_load" ? "kexec_file_load" : "kexec_load")
     }
   }
 
-  /// A crash kernel: loaded as one (and not as the kernel exec boots),
-  /// booted by the panic, and finding the old kernel's memory in
-  /// /proc/vmcore: its vmcoreinfo naming `release`, the kernel that
-  /// panicked, and its RAM holding that kernel's command line.
+  /// A crash kernel: loaded as one through `syscall` (and not as the
+  /// kernel exec boots), booted by the panic, and finding the old kernel's
+  /// memory in /proc/vmcore: its vmcoreinfo naming `release`, the kernel
+  /// that panicked, and its RAM holding that kernel's command line.
   private mutating func judgeCrash(
-    _ hop: ArraySlice<ConsoleLine>, lines after: ArraySlice<ConsoleLine>, panicked release: String
+    _ hop: ArraySlice<ConsoleLine>, lines after: ArraySlice<ConsoleLine>, panicked release: String,
+    syscall: String
   ) {
+    // --debug prints the call it makes
+    let calls = hop.filter {
+      $0.text.hasPrefix("debug: kexec_load(") || $0.text.hasPrefix("debug: kexec_file_load(")
+    }
+    if calls.count == 1, calls[0].text.hasPrefix("debug: \(syscall)(") {
+      evidence.append("loaded with \(calls[0].text.dropFirst("debug: ".count))")
+    } else {
+      failures.append(
+        "the crash kernel was to be loaded through \(syscall); the calls: \(calls.map(\.text))")
+    }
     let states = hop.filter {
       $0.text.hasPrefix("LAB: crash-loaded=") || $0.text.hasPrefix("LAB: loaded=")
     }

@@ -51,9 +51,9 @@ struct HelpTextTests {
       --crash                 Load the kernel to boot when this one panics (a crash
                               kernel), into the memory crashkernel= reserved, with
                               an ELF core header the crash kernel reads /proc/vmcore
-                              from: on arm64 and riscv64 Handoff writes it, on
-                              x86_64 kexec_file_load has the running kernel write
-                              it. 'handoff exec' does not boot it.
+                              from: through kexec_load Handoff writes it, through
+                              kexec_file_load the running kernel does. 'handoff
+                              exec' does not boot it.
       --syscall <syscall>     The system call that loads the kernel: auto (the
                               default: kexec_load, or kexec_file_load when the
                               kernel refuses kexec_load), kexec_load or

@@ -40,9 +40,9 @@ struct PlanCommandTests {
                               instead of the running kernel's /sys/firmware/fdt.
       --no-verify             Do not check the segments' digests in the purgatory
                               before the jump.
-      --crash                 Plan a crash kernel (arm64, riscv64): its segments in
-                              the memory crashkernel= reserved, and the ELF core
-                              header its DTB points at.
+      --crash                 Plan a crash kernel: its segments in the memory
+                              crashkernel= reserved, and the ELF core header its DTB
+                              (arm64, riscv64) or command line (x86_64) points at.
       --scrub                 Plan a scrub too: list the RAM the purgatory would
                               zero before the jump.
       --memmap <file>         Plan for another machine: a copy of its /proc/iomem,
@@ -153,6 +153,30 @@ struct PlanCommandTests {
     #expect(regions[2]["size"] as? Int == 9)
     #expect(
       regions.map { $0["start"] as? UInt64 } == segments[0..<3].map { $0["start"] as? UInt64 })
+    #expect(system.kexecCalls == [])
+  }
+
+  @Test("plan --crash puts an x86_64 crash kernel and its core header in the Crash kernel region")
+  func crash() throws {
+    let system = machineWithMemoryMap()
+    system.setText("/sys/devices/system/cpu/possible", "0\n")
+    system.setText("/sys/devices/system/cpu/cpu0/crash_notes", "3fc17000\n")
+    system.setText("/sys/devices/system/cpu/cpu0/crash_notes_size", "424\n")
+    let run = CommandRun.handoff(
+      "plan", "/boot/vmlinuz", "--crash", "--initrd", "/boot/initrd.img", "--cmdline",
+      "console=ttyS0 nr_cpus=1", "--memmap", "/root/q35-iomem.txt", "--json", on: system)
+    #expect(run.status == 0, "\(run.error)")
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any])
+    let segments = try #require(object["segments"] as? [[String: Any]])
+    #expect(
+      segments.map { $0["role"] as? String }
+        == ["kernel", "boot_params", "initrd", "elfcorehdr", "purgatory"])
+    for segment in segments {
+      let start = try #require(segment["start"] as? UInt64)
+      let end = try #require(segment["end"] as? UInt64)
+      #expect(start >= 0x3300_0000 && end <= 0x3b00_0000)
+    }
     #expect(system.kexecCalls == [])
   }
 

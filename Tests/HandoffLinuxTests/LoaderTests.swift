@@ -33,27 +33,67 @@ struct LoaderTests {
     }
   }
 
-  @Test("A crash kernel goes through kexec_file_load in auto mode, and kexec_load refuses it")
+  /// The machine booted with crashkernel=128M, and what its kernel exports
+  /// for a dump: one CPU's notes and vmcoreinfo.
+  static func crashMachine() -> RecordingSystem {
+    let system = RecordingSystem(files: [
+      "/boot/vmlinuz": .file(HandmadeBzImage().bytes),
+      "/boot/initrd.img": .file(Array("initramfs".utf8)),
+    ])
+    system.setText("/proc/cmdline", "root=/dev/vda1 ro crashkernel=128M\n")
+    system.setText("/sys/kernel/security/lockdown", "[none] integrity confidentiality\n")
+    system.setText("/proc/sys/kernel/kexec_load_disabled", "0\n")
+    system.setText("/proc/iomem", MachineFixtures.q35Iomem)
+    system.setText("/sys/kernel/kexec_crash_size", "134217728\n")
+    system.setText("/sys/devices/system/cpu/possible", "0\n")
+    system.setText("/sys/devices/system/cpu/cpu0/crash_notes", "3fc17000\n")
+    system.setText("/sys/devices/system/cpu/cpu0/crash_notes_size", "424\n")
+    system.setText("/sys/kernel/vmcoreinfo", "e9c0000 1000\n")
+    return system
+  }
+
+  @Test("A crash kernel goes through kexec_load in auto mode, into the reserved region")
   func crashKernel() throws {
-    let system = Self.machine()
-    system.setText("/sys/kernel/kexec_crash_size", "268435456\n")
+    let system = Self.crashMachine()
+    var request = Self.request
+    request.crash = true
+    let outcome = try Loader(system: system).load(request, syscall: .auto, options: PlanOptions())
+    #expect(outcome.syscall == .kexecLoad)
+    #expect(outcome.fallbackReason == nil)
+    #expect(Self.order(system) == ["kexec_load"])
+    let call = try #require(system.segmentLoads.first)
+    #expect(call.flags == KexecLoadFlags.architectureX86_64 | KexecLoadFlags.onCrash)
+    for segment in call.segments {
+      #expect(segment.destination >= 0x3300_0000)
+      #expect(segment.destination + segment.memorySize <= 0x3b00_0000)
+    }
+    #expect(call.segments.count == 5, "kernel, boot_params, initrd, elfcorehdr, purgatory")
+  }
+
+  @Test("A crash kernel asked for through kexec_file_load goes there")
+  func crashKernelThroughFile() throws {
+    let system = Self.crashMachine()
+    var request = Self.request
+    request.crash = true
+    let outcome = try Loader(system: system).load(
+      request, syscall: .kexecFileLoad, options: PlanOptions())
+    #expect(outcome.syscall == .kexecFileLoad)
+    #expect(Self.order(system) == ["kexec_file_load"])
+    #expect(system.fileLoads.map(\.flags) == [0x2])
+  }
+
+  @Test("Under lockdown auto mode loads a crash kernel through kexec_file_load")
+  func crashKernelUnderLockdown() throws {
+    let system = Self.crashMachine()
+    system.setText("/sys/kernel/security/lockdown", "none [integrity] confidentiality\n")
+    system.fail("kexec_load", with: Errno.EPERM)
     var request = Self.request
     request.crash = true
     let outcome = try Loader(system: system).load(request, syscall: .auto, options: PlanOptions())
     #expect(outcome.syscall == .kexecFileLoad)
-    #expect(outcome.fallbackReason == nil)
-    #expect(Self.order(system) == ["kexec_file_load"])
+    #expect(outcome.fallbackReason?.contains("lockdown") == true)
+    #expect(Self.order(system) == ["kexec_load", "kexec_file_load"])
     #expect(system.fileLoads.map(\.flags) == [0x2])
-
-    let refused = Self.machine()
-    refused.setText("/sys/kernel/kexec_crash_size", "268435456\n")
-    #expect {
-      _ = try Loader(system: refused).load(request, syscall: .kexecLoad, options: PlanOptions())
-    } throws: { error in
-      guard case .crashKernelUnavailable? = error as? HandoffError else { return false }
-      return true
-    }
-    #expect(refused.kexecCalls == [])
   }
 
   @Test("Auto mode loads through kexec_load when the kernel takes it")

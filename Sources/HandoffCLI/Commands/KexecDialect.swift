@@ -10,8 +10,7 @@ enum KexecDialect {
     OptionSpec(["-u", "--unload"], help: "Unload the loaded kernel (with -p, the crash kernel)."),
     OptionSpec(
       ["-p", "--load-panic"],
-      help: "Load the kernel given as the argument as the crash kernel, booted on a panic; "
-        + "through kexec_file_load."),
+      help: "Load the kernel given as the argument as the crash kernel, booted on a panic."),
     OptionSpec(
       ["-f", "--force"], help: "Load the kernel and boot it at once, without shutting down."),
     OptionSpec(["--initrd", "--ramdisk"], value: "file", help: "An initramfs for the new kernel."),

@@ -38,8 +38,8 @@ enum LoadCommand {
     ["--crash"],
     help: "Load the kernel to boot when this one panics (a crash kernel), into the memory "
       + "crashkernel= reserved, with an ELF core header the crash kernel reads /proc/vmcore "
-      + "from: on arm64 and riscv64 Handoff writes it, on x86_64 kexec_file_load has the "
-      + "running kernel write it. 'handoff exec' does not boot it.")
+      + "from: through kexec_load Handoff writes it, through kexec_file_load the running "
+      + "kernel does. 'handoff exec' does not boot it.")
 
   static let options =
     requestOptions + [crashOption] + [

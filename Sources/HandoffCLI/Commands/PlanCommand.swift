@@ -7,8 +7,8 @@ enum PlanCommand {
     LoadCommand.requestOptions + LoadCommand.purgatoryOptions + [
       OptionSpec(
         ["--crash"],
-        help: "Plan a crash kernel (arm64, riscv64): its segments in the memory crashkernel= "
-          + "reserved, and the ELF core header its DTB points at."),
+        help: "Plan a crash kernel: its segments in the memory crashkernel= reserved, and "
+          + "the ELF core header its DTB (arm64, riscv64) or command line (x86_64) points at."),
       OptionSpec(
         ["--scrub"],
         help: "Plan a scrub too: list the RAM the purgatory would zero before the jump."),

@@ -1,6 +1,8 @@
 /// Plans an x86_64 handoff through Handoff's own purgatory: places the
 /// kernel, its boot_params, the initrd and the purgatory in RAM, and fills
-/// in the purgatory's parameters, a scrub list among them when asked.
+/// in the purgatory's parameters, a scrub list among them when asked. A
+/// crash kernel goes into the memory reserved for it, with an ELF core
+/// header its command line points at.
 public struct X86LoadPlanner {
   static let fourGiB: UInt64 = 0x1_0000_0000
   /// The 64-bit entry point's offset from the protected-mode kernel's start.
@@ -20,38 +22,46 @@ public struct X86LoadPlanner {
   public let commandLine: String
   public let environment: X86BootEnvironment
   public let options: PlanOptions
+  /// For a crash kernel, the ELF core header it reads the panicked
+  /// kernel's memory through; nil for a kernel `handoff exec` boots.
+  public let crashDump: CrashDumpHeader?
 
   public init(
     image: BzImage, imageBytes: [UInt8], initrd: [UInt8]?, commandLine: String,
-    environment: X86BootEnvironment, options: PlanOptions = PlanOptions()
+    environment: X86BootEnvironment, options: PlanOptions = PlanOptions(),
+    crashDump: CrashDumpHeader? = nil
   ) {
     self.kernel = .bzImage(image, bytes: imageBytes)
     self.initrd = initrd
     self.commandLine = commandLine
     self.environment = environment
     self.options = options
+    self.crashDump = crashDump
   }
 
   public init(
     elf: ELFImage, elfBytes: [UInt8], initrd: [UInt8]?, commandLine: String,
-    environment: X86BootEnvironment, options: PlanOptions = PlanOptions()
+    environment: X86BootEnvironment, options: PlanOptions = PlanOptions(),
+    crashDump: CrashDumpHeader? = nil
   ) {
     self.kernel = .elf(elf, bytes: elfBytes)
     self.initrd = initrd
     self.commandLine = commandLine
     self.environment = environment
     self.options = options
+    self.crashDump = crashDump
   }
 
   /// The plan, or an error naming the segment that did not fit.
   public func plan() throws(HandoffError) -> LoadPlan {
-    var placer = SegmentPlacer(map: environment.memoryMap)
-    let ramEnd = environment.memoryMap.ram.last?.end ?? 0
+    let map = try placementMap()
+    var placer = SegmentPlacer(map: map)
+    let ramEnd = map.ram.last?.end ?? 0
 
-    // the kernel, and what boot_params are made from
+    // the kernel, and the setup header boot_params are made from
     let kernelSegment: PlannedSegment
     let entry: UInt64
-    let bootParams: X86BootParams
+    let setupHeader: ArraySlice<UInt8>
     let initrdHighest: UInt64
     switch kernel {
     case .bzImage(let image, let imageBytes):
@@ -59,8 +69,7 @@ public struct X86LoadPlanner {
       try image.requireFits(commandLine: commandLine)
       kernelSegment = try placeBzImage(image, imageBytes, ramEnd: ramEnd, placer: &placer)
       entry = kernelSegment.destination + X86LoadPlanner.entry64Offset
-      bootParams = X86BootParams(
-        image: image, imageBytes: imageBytes, commandLine: commandLine, environment: environment)
+      setupHeader = X86BootParams.setupHeader(in: imageBytes, end: image.setupSize)
       initrdHighest =
         image.xloadflags.contains(.canBeLoadedAbove4G)
         ? ramEnd : min(UInt64(image.initrdAddressMax) + 1, X86LoadPlanner.fourGiB)
@@ -73,11 +82,33 @@ public struct X86LoadPlanner {
       }
       kernelSegment = try placeELF(elf, elfBytes, placer: &placer)
       entry = elf.entry
-      bootParams = X86BootParams(
-        setupHeader: header, commandLine: commandLine, environment: environment)
+      setupHeader = header
       // a 64-bit kernel reads the initrd's address from the ext_ fields too
       initrdHighest = ramEnd
     }
+
+    // a crash kernel's ELF core header: the command line names it, as the
+    // running kernel's own crash loads do, and the e820 table leaves it out
+    var commandLine = self.commandLine
+    var bootEnvironment = environment
+    var crashSegment: PlannedSegment? = nil
+    if let crashDump {
+      let header = crashDump.bytes
+      let memorySize = SegmentPlacer.roundUp(UInt64(header.count), SegmentPlacer.pageSize)
+      let address = try placer.place(
+        "elfcorehdr",
+        PlacementRule(
+          size: memorySize, alignment: SegmentPlacer.pageSize, lowest: 0, highest: ramEnd,
+          topDown: true))
+      crashSegment = PlannedSegment(
+        role: "elfcorehdr", bytes: header, destination: address, memorySize: memorySize)
+      commandLine = "elfcorehdr=\(hex(address)) " + commandLine
+      if case .bzImage(let image, _) = kernel { try image.requireFits(commandLine: commandLine) }
+      bootEnvironment.memoryMap = environment.memoryMap.x86CrashKernelMap(
+        coreHeader: MemoryRange(start: address, end: address + memorySize, kind: .reserved))
+    }
+    let bootParams = X86BootParams(
+      setupHeader: setupHeader, commandLine: commandLine, environment: bootEnvironment)
 
     // the purgatory and boot_params: below 4 GiB, from the top. A scrub's
     // page tables make the purgatory's memsz larger, past its bss.
@@ -127,6 +158,7 @@ public struct X86LoadPlanner {
           role: "initrd", bytes: initrd, destination: initrdPlacement.address,
           memorySize: SegmentPlacer.roundUp(initrdPlacement.size, SegmentPlacer.pageSize)))
     }
+    if let crashSegment { segments.append(crashSegment) }
     let regions = PurgatoryRegion.covering(segments, verify: options.verify)
 
     // what a scrub zeroes: free RAM with every segment cut out, this
@@ -167,10 +199,33 @@ public struct X86LoadPlanner {
         destination: purgatory, memorySize: purgatorySize))
 
     options.damage(&segments)
-    precondition(segments.count <= LoadPlan.segmentLimit, "an x86_64 plan has at most 4 segments")
+    precondition(
+      segments.count <= LoadPlan.segmentLimit,
+      "an x86_64 plan has more segments than kexec_load takes")
     return LoadPlan(
       segments: segments, entry: purgatory + UInt64(PurgatoryBlobX86_64.entryOffset),
       purgatory: parameters, freeMemory: placer.freeRanges)
+  }
+
+  /// Where segments may go: all of RAM, or for a crash kernel only the
+  /// memory reserved for it.
+  ///
+  /// Throws `crashKernelUnavailable` for a crash kernel when nothing is
+  /// reserved, or when a scrub is asked for too.
+  func placementMap() throws(HandoffError) -> MemoryMap {
+    guard crashDump != nil else { return environment.memoryMap }
+    if options.scrub {
+      throw .crashKernelUnavailable(reason: "a crash kernel must find the old memory intact")
+    }
+    // kexec_load takes a crash kernel's segments in the main region only,
+    // not in the low one `crashkernel=X,high` adds below 4 GiB, and the
+    // kernel puts the main one above the low one
+    guard let region = environment.memoryMap.crashKernel.max(by: { $0.start < $1.start }) else {
+      throw .crashKernelUnavailable(
+        reason: "the memory map shows no 'Crash kernel' region: the running kernel reserved "
+          + "none, which takes crashkernel= on its command line")
+    }
+    return MemoryMap(ranges: [MemoryRange(start: region.start, end: region.end, kind: .ram)])
   }
 
   /// The bzImage's protected-mode kernel, placed by its header's rule.

@@ -49,13 +49,6 @@ public struct Loader<System: SystemCalls> {
     case .kexecLoad:
       try SegmentLoader(system: system, debug: debug).load(request, options: options)
       return LoadOutcome(syscall: .kexecLoad, fallbackReason: nil)
-    case .auto where request.crash && !KernelArchitecture.running.isDeviceTree:
-      // the running kernel builds what an x86 crash kernel needs; Handoff does not yet
-      if options.scrub {
-        throw .crashKernelUnavailable(reason: "a crash kernel must find the old memory intact")
-      }
-      try FileLoader(system: system, debug: debug).load(request)
-      return LoadOutcome(syscall: .kexecFileLoad, fallbackReason: nil)
     case .auto:
       do {
         try SegmentLoader(system: system, debug: debug).load(request, options: options)

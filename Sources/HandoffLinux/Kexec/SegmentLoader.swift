@@ -25,12 +25,10 @@ public struct SegmentLoader<System: SystemCalls> {
   /// Plans and loads; nothing is loaded unless every step before the
   /// system call succeeded. A crash kernel goes into the memory the
   /// running kernel reserved for it, with an ELF core header Handoff
-  /// builds (arm64 and riscv64).
+  /// builds.
   ///
   /// Throws `unsupportedImage` for a kernel of another architecture than
   /// this machine's.
-  /// Throws `crashKernelUnavailable` for an x86 crash kernel: this path
-  /// does not build the memory map and core header one needs there.
   public func load(_ request: LoadRequest, options: PlanOptions) throws(HandoffError) {
     let (plan, architecture) = try planned(
       request, options: options, memoryMapFile: nil, forThisMachine: true)
@@ -59,9 +57,6 @@ public struct SegmentLoader<System: SystemCalls> {
     let kernelBytes = try system.readFile(request.kernelPath)
     let image = try KernelImage.read(path: request.kernelPath, bytes: kernelBytes)
     if forThisMachine { try image.requireRunningArchitecture() }
-    if request.crash, !image.architecture.isDeviceTree {
-      throw .crashKernelUnavailable(reason: Self.x86CrashReason)
-    }
     let runningCommandLine = system.readText(SystemPaths.commandLine) ?? ""
     let reader = MachineReader(system: system, debug: debug)
     let plan: LoadPlan
@@ -73,11 +68,8 @@ public struct SegmentLoader<System: SystemCalls> {
       let initrd = try readInitrds(request.initrdPaths) ?? kernel.initrd
       let environment = try reader.deviceTreeEnvironment(
         memoryMapFile: memoryMapFile, deviceTreeFile: request.deviceTreePath)
-      var crashDump: CrashDumpHeader? = nil
-      if request.crash, let flag = KexecLoadFlags.architecture(image.architecture) {
-        crashDump = try reader.crashDumpHeader(
-          map: environment.memoryMap, machine: UInt16(truncatingIfNeeded: flag >> 16))
-      }
+      let crashDump = try crashDumpHeader(
+        request, image: image, map: environment.memoryMap, reader: reader)
       plan = try DeviceTreeLoadPlanner(
         architecture: kernel.architecture, kernel: kernel.bytes, textOffset: kernel.textOffset,
         imageSize: kernel.imageSize, initrd: initrd, commandLine: commandLine,
@@ -90,7 +82,9 @@ public struct SegmentLoader<System: SystemCalls> {
       let environment = try reader.x86Environment(memoryMapFile: memoryMapFile)
       plan = try X86LoadPlanner(
         elf: elf, elfBytes: kernelBytes, initrd: initrd, commandLine: commandLine,
-        environment: environment, options: options
+        environment: environment, options: options,
+        crashDump: try crashDumpHeader(
+          request, image: image, map: environment.memoryMap, reader: reader)
       ).plan()
     case .x86, .x86_64:
       let kernel = try image.x86Kernel(fileBytes: kernelBytes)
@@ -102,7 +96,9 @@ public struct SegmentLoader<System: SystemCalls> {
       let environment = try reader.x86Environment(memoryMapFile: memoryMapFile)
       plan = try X86LoadPlanner(
         image: kernel.image, imageBytes: kernel.bytes, initrd: initrd,
-        commandLine: commandLine, environment: environment, options: options
+        commandLine: commandLine, environment: environment, options: options,
+        crashDump: try crashDumpHeader(
+          request, image: image, map: environment.memoryMap, reader: reader)
       ).plan()
     }
     for segment in plan.segments {
@@ -118,11 +114,15 @@ public struct SegmentLoader<System: SystemCalls> {
     return (plan, image.architecture)
   }
 
-  /// Why an x86 crash kernel goes through kexec_file_load.
-  public static var x86CrashReason: String {
-    "Handoff's kexec_load path builds crash kernels for arm64 and riscv64; an x86_64 one needs "
-      + "an e820 map of the reserved region, which kexec_file_load (--syscall kexec_file_load, "
-      + "or auto) has the running kernel build"
+  /// The ELF core header a crash kernel of `image`'s architecture reads
+  /// this machine's memory through; nil for a kernel that is no crash kernel.
+  private func crashDumpHeader(
+    _ request: LoadRequest, image: KernelImage, map: MemoryMap, reader: MachineReader<System>
+  ) throws(HandoffError) -> CrashDumpHeader? {
+    guard request.crash, let flag = KexecLoadFlags.architecture(image.architecture) else {
+      return nil
+    }
+    return try reader.crashDumpHeader(map: map, machine: UInt16(truncatingIfNeeded: flag >> 16))
   }
 
   /// The initrds, concatenated in order; nil for none.
