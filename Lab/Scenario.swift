@@ -384,6 +384,12 @@ struct Scenario {
         firmware: .seabios, suites: [.bookworm, .sid], syscall: "auto",
         hop: .crash, kernelOptions: "crashkernel=384M"),
       Scenario(
+        name: "crash-high-6g",
+        summary: "a 6 GiB guest reserves crashkernel=384M,high: every segment of 7.x, the "
+          + "purgatory's and boot_params too, goes above 4 GiB; 7.x reads /proc/vmcore",
+        firmware: .seabios, suites: [.bookworm, .sid], syscall: "auto", memoryMiB: 6144,
+        initrdAbove4GiB: true, hop: .crash, kernelOptions: "crashkernel=384M,high"),
+      Scenario(
         name: "file-crash-6.1-to-7.x",
         summary: "the same through kexec_file_load: the running kernel writes the core header",
         firmware: .seabios, suites: [.bookworm, .sid], syscall: "kexec_file_load",

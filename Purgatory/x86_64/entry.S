@@ -6,7 +6,7 @@
  *
  * Nothing here depends on where the blob sits: every address is taken
  * relative to RIP, and the loader may place it at any page-aligned physical
- * address below 4 GiB.
+ * address (below 4 GiB, but for a crash kernel whose region lies above).
  *
  * It brings its own IDT as well, since a scrub may zero the control page
  * where current kernels keep theirs: an exception (a failed Swift check is

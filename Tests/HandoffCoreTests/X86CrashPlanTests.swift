@@ -45,7 +45,7 @@ struct X86CrashPlanTests {
 
   /// The command line boot_params point at, read from the segment.
   static func commandLine(_ bootParams: PlannedSegment) -> String {
-    let pointer = (0..<4).reduce(UInt64(0)) {
+    let pointer = (0..<4).reduce(UInt64(bootParams.bytes[0xc8]) << 32) {
       $0 | UInt64(bootParams.bytes[0x228 + $1]) << (8 * $1)
     }
     let text = bootParams.bytes[Int(pointer - bootParams.destination)...].prefix { $0 != 0 }
@@ -107,18 +107,25 @@ struct X86CrashPlanTests {
     #expect(view.ranges.filter { $0.kind != .ram } == Self.map.ranges.filter { $0.kind != .ram })
   }
 
-  @Test("With crashkernel=X,high the segments go in the main region, above the low one")
+  @Test("With crashkernel=X,high every segment goes in the main region, above 4 GiB")
   func highRegion() throws {
-    var map = Self.map
-    map.crashKernel = [
-      MemoryRange(start: 0x0800_0000, end: 0x1000_0000, kind: .ram), Self.region,
-    ]
+    var map = try MemoryMapParser.parse(MachineFixtures.sixGiBMemmap, source: "6g")
+    let low = MemoryRange(start: 0x0800_0000, end: 0x1800_0000, kind: .ram)
+    let high = MemoryRange(start: 0x1_e800_0000, end: 0x2_0000_0000, kind: .ram)
+    map.crashKernel = [low, high]
     let plan = try Self.plan(map: map)
     for segment in plan.segments {
-      #expect(segment.destination >= Self.region.start, "\(segment.role)")
+      #expect(segment.destination >= high.start, "\(segment.role)")
+      #expect(segment.destination + segment.memorySize <= high.end, "\(segment.role)")
     }
-    let table = Self.e820(try PlanChecks.segment(plan, "boot_params").bytes)
-    #expect(table.contains { $0.0 == 0x0800_0000 && $0.1 == 0x1000_0000 && $0.2 == 1 })
+    // the command line's high half in ext_cmd_line_ptr
+    let bootParams = try PlanChecks.segment(plan, "boot_params")
+    #expect(bootParams.bytes[0xc8] == 0x1)
+    #expect(Self.commandLine(bootParams).hasPrefix("elfcorehdr=0x1"))
+    // both regions are the crash kernel's RAM
+    let table = Self.e820(bootParams.bytes)
+    #expect(table.contains { $0.0 == low.start && $0.1 == low.end && $0.2 == 1 })
+    #expect(table.contains { $0.0 == high.start && $0.2 == 1 })
   }
 
   @Test(

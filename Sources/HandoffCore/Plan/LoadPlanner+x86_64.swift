@@ -111,7 +111,12 @@ public struct X86LoadPlanner {
       setupHeader: setupHeader, commandLine: commandLine, environment: bootEnvironment)
 
     // the purgatory and boot_params: below 4 GiB, from the top. A scrub's
-    // page tables make the purgatory's memsz larger, past its bss.
+    // page tables make the purgatory's memsz larger, past its bss. A crash
+    // kernel's region may lie wholly above 4 GiB (crashkernel=X,high); they
+    // go there then, as the purgatory addresses everything relative to RIP
+    // and the 64-bit entry takes boot_params, the command line and
+    // setup_data at 64-bit addresses.
+    let lowHighest = crashDump == nil ? X86LoadPlanner.fourGiB : ramEnd
     let scrubPlanner = options.scrub ? X86ScrubPlanner(environment: environment) : nil
     if let end = scrubPlanner?.unreachableEnd {
       throw .scrubUnavailable(
@@ -125,12 +130,12 @@ public struct X86LoadPlanner {
       "purgatory",
       PlacementRule(
         size: purgatorySize, alignment: SegmentPlacer.pageSize, lowest: 0,
-        highest: X86LoadPlanner.fourGiB, topDown: true))
+        highest: lowHighest, topDown: true))
     let bootParamsAddress = try placer.place(
       "boot_params",
       PlacementRule(
         size: UInt64(bootParams.size), alignment: SegmentPlacer.pageSize, lowest: 0,
-        highest: X86LoadPlanner.fourGiB, topDown: true))
+        highest: lowHighest, topDown: true))
 
     // the initrd: as high as the kernel can reach it
     var initrdPlacement: (address: UInt64, size: UInt64)? = nil
