@@ -94,4 +94,21 @@ struct FuzzFindingsTests {
     }
     #expect(uki.initrd == [])
   }
+
+  @Test("A Crash kernel region nested under something that is not RAM holds no segment")
+  func crashRegionOutsideRAM() throws {
+    let iomem = """
+      00001000-0009fbff : System RAM
+      00100000-3ffdcfff : System RAMxloadflags=
+        33000000-3affffff : Crash kernel
+      """
+    let map = try MemoryMapParser.parseIomem(iomem, source: "iomem")
+    #expect(map.crashKernelRAM == [])
+    #expect {
+      try map.crashKernelRegions(scrub: false)
+    } throws: { error in
+      guard case .crashKernelUnavailable(let reason) = error as? HandoffError else { return false }
+      return reason.contains("crashkernel=")
+    }
+  }
 }

@@ -6,9 +6,15 @@ import HandoffCore
 /// kexec_load plan lives by: segments page-aligned, inside one RAM range,
 /// above the first MiB, clear of each other and of the excluded ranges; the
 /// kernel where its header allows; purgatory and boot_params below 4 GiB.
-public func checkPlan(_ plan: LoadPlan, image: BzImage, environment: X86BootEnvironment) {
+/// A crash kernel's segments (`crash`) lie in the highest crash region
+/// instead, an ELF core header among them, wherever in it they are.
+public func checkPlan(
+  _ plan: LoadPlan, image: BzImage, environment: X86BootEnvironment, crash: Bool = false
+) {
   let map = environment.memoryMap
   let fourGiB: UInt64 = 0x1_0000_0000
+  let region = crash ? map.crashKernel.max { $0.start < $1.start } : nil
+  expect(!crash || region != nil, "a crash kernel planned with no region reserved")
   expect(plan.segments.count <= LoadPlan.segmentLimit, "too many segments")
   for (index, segment) in plan.segments.enumerated() {
     let start = segment.destination
@@ -20,8 +26,12 @@ public func checkPlan(_ plan: LoadPlan, image: BzImage, environment: X86BootEnvi
     expect(start >= 0x10_0000, "\(name) is in the first MiB")
     expect(
       map.ram.contains { $0.start <= start && end <= $0.end }, "\(name) is not inside RAM")
-    for excluded in map.excluded {
-      expect(end <= excluded.start || start >= excluded.end, "\(name) overlaps \(excluded)")
+    if let region {
+      expect(region.start <= start && end <= region.end, "\(name) is outside the crash region")
+    } else {
+      for excluded in map.excluded {
+        expect(end <= excluded.start || start >= excluded.end, "\(name) overlaps \(excluded)")
+      }
     }
     for other in plan.segments[(index + 1)...] {
       let otherEnd = other.destination + other.memorySize
@@ -35,7 +45,9 @@ public func checkPlan(_ plan: LoadPlan, image: BzImage, environment: X86BootEnvi
       expect(start >= image.preferredAddress, "\(name) is below pref_address")
       expect(image.relocatable || start == image.preferredAddress, "\(name) moved")
     case "purgatory", "boot_params":
-      expect(end <= fourGiB, "\(name) is above 4 GiB")
+      expect(crash || end <= fourGiB, "\(name) is above 4 GiB")
+    case "elfcorehdr":
+      expect(crash, "\(name) in a plan for no crash kernel")
     case "initrd":
       if !image.xloadflags.contains(.canBeLoadedAbove4G) {
         expect(end <= UInt64(image.initrdAddressMax) + 1, "\(name) past initrd_addr_max")

@@ -8,7 +8,8 @@
 //   @@ header   relocatable, kernel_alignment, pref_address, init_size,
 //               xloadflags, initrd_addr_max, cmdline_size (setup header fields)
 //   @@ load     initrd (bytes, at most 1 MiB), cmdline (bytes), rng (seed
-//               bytes), acpi (RSDP), corrupt (segment index), verify, scrub
+//               bytes), acpi (RSDP), corrupt (segment index), verify, scrub,
+//               crash (a crash kernel, in the preamble's Crash kernel region)
 //   @@ efi      descriptors (count, at most 64), base, stride, pages, type
 //               (of the runtime regions), memdesc_size, systab
 // and `@@ kernel-ram`, a second /proc/iomem whose System RAM is the running
@@ -78,12 +79,22 @@ public func fuzzPlanner(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
       runtimeMap: map)
   }
 
+  // a crash kernel reads the rest of RAM through a core header
+  let crash = (load["crash"] ?? 0) != 0
+  let crashDump =
+    crash
+    ? CrashDumpHeader(
+      machine: 62, cpuNotes: [CrashDumpHeader.Note(address: 0x9_f000, size: 0x1a8)],
+      vmcoreinfo: nil,
+      memory: CrashDumpHeader.dumpedMemory(ram: map.ram, without: map.crashKernel), layout: nil)
+    : nil
+
   do {
     let plan = try X86LoadPlanner(
       image: image, imageBytes: imageBytes, initrd: initrd, commandLine: commandLine,
-      environment: environment, options: options
+      environment: environment, options: options, crashDump: crashDump
     ).plan()
-    checkPlan(plan, image: image, environment: environment)
+    checkPlan(plan, image: image, environment: environment, crash: crash)
   } catch {
     _ = error.description
   }

@@ -116,7 +116,11 @@ public struct DeviceTreeLoadPlanner {
   /// The plan, with the edits made to the DTB; or an error naming the
   /// segment that did not fit.
   public func plan() throws(HandoffError) -> LoadPlan {
-    let map = try placementMap()
+    // a crash kernel's segments go in the main region reserved for it, and
+    // it may use every region
+    let crashRegions =
+      crashDump == nil ? [] : try environment.memoryMap.crashKernelRegions(scrub: options.scrub)
+    let map = crashRegions.first.map { MemoryMap(ranges: [$0]) } ?? environment.memoryMap
     var placer = SegmentPlacer(map: map)
     let ramEnd = map.ram.last?.end ?? 0
 
@@ -176,7 +180,7 @@ public struct DeviceTreeLoadPlanner {
         role: "elfcorehdr", bytes: header, destination: address, memorySize: memorySize)
       crashProperties = NextKernelDeviceTree.CrashKernelProperties(
         elfCoreHeader: MemoryRange(start: address, end: address + memorySize, kind: .reserved),
-        usableMemory: map.ram)
+        usableMemory: crashRegions)
     }
 
     // the DTB: its size does not depend on the addresses written into it,
@@ -260,25 +264,6 @@ public struct DeviceTreeLoadPlanner {
     return LoadPlan(
       segments: segments, entry: purgatory + UInt64(blob.entryOffset),
       purgatory: parameters, freeMemory: placer.freeRanges, deviceTreeEdits: deviceTree.edits)
-  }
-
-  /// Where segments may go: all of RAM, or for a crash kernel only the
-  /// memory reserved for it.
-  ///
-  /// Throws `crashKernelUnavailable` for a crash kernel when nothing is
-  /// reserved, or when a scrub is asked for too.
-  func placementMap() throws(HandoffError) -> MemoryMap {
-    guard crashDump != nil else { return environment.memoryMap }
-    if options.scrub {
-      throw .crashKernelUnavailable(reason: "a crash kernel must find the old memory intact")
-    }
-    let regions = environment.memoryMap.crashKernel
-    guard !regions.isEmpty else {
-      throw .crashKernelUnavailable(
-        reason: "the memory map shows no 'Crash kernel' region: the running kernel reserved "
-          + "none, which takes crashkernel= on its command line")
-    }
-    return MemoryMap(ranges: regions)
   }
 
   /// What of the reservations /proc/iomem shows inside RAM a scrub keeps:

@@ -54,7 +54,10 @@ public struct X86LoadPlanner {
 
   /// The plan, or an error naming the segment that did not fit.
   public func plan() throws(HandoffError) -> LoadPlan {
-    let map = try placementMap()
+    // a crash kernel's segments go in the main region reserved for it
+    let crashRegions =
+      crashDump == nil ? [] : try environment.memoryMap.crashKernelRegions(scrub: options.scrub)
+    let map = crashRegions.first.map { MemoryMap(ranges: [$0]) } ?? environment.memoryMap
     var placer = SegmentPlacer(map: map)
     let ramEnd = map.ram.last?.end ?? 0
 
@@ -210,27 +213,6 @@ public struct X86LoadPlanner {
     return LoadPlan(
       segments: segments, entry: purgatory + UInt64(PurgatoryBlobX86_64.entryOffset),
       purgatory: parameters, freeMemory: placer.freeRanges)
-  }
-
-  /// Where segments may go: all of RAM, or for a crash kernel only the
-  /// memory reserved for it.
-  ///
-  /// Throws `crashKernelUnavailable` for a crash kernel when nothing is
-  /// reserved, or when a scrub is asked for too.
-  func placementMap() throws(HandoffError) -> MemoryMap {
-    guard crashDump != nil else { return environment.memoryMap }
-    if options.scrub {
-      throw .crashKernelUnavailable(reason: "a crash kernel must find the old memory intact")
-    }
-    // kexec_load takes a crash kernel's segments in the main region only,
-    // not in the low one `crashkernel=X,high` adds below 4 GiB, and the
-    // kernel puts the main one above the low one
-    guard let region = environment.memoryMap.crashKernel.max(by: { $0.start < $1.start }) else {
-      throw .crashKernelUnavailable(
-        reason: "the memory map shows no 'Crash kernel' region: the running kernel reserved "
-          + "none, which takes crashkernel= on its command line")
-    }
-    return MemoryMap(ranges: [MemoryRange(start: region.start, end: region.end, kind: .ram)])
   }
 
   /// The bzImage's protected-mode kernel, placed by its header's rule.
