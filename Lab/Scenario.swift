@@ -401,6 +401,12 @@ struct Scenario {
         architecture: .aarch64, firmware: .direct, suites: [.bookworm, .trixie],
         syscall: "auto", hop: .crash, kernelOptions: "crashkernel=384M"),
       Scenario(
+        name: "arm64-crash-high-6g",
+        summary: "arm64: 6.12 in a 6 GiB guest reserves crashkernel=384M,high, a main region "
+          + "above 4 GiB and a low one below, and loads 6.1 in the main one: 6.1 reads /proc/vmcore",
+        architecture: .aarch64, firmware: .direct, suites: [.trixie, .bookworm],
+        syscall: "auto", memoryMiB: 6144, hop: .crash, kernelOptions: "crashkernel=384M,high"),
+      Scenario(
         name: "riscv64-crash-6.12-to-7.x",
         summary: "riscv64: 6.12 reserves crashkernel=384M and loads 7.x there through "
           + "kexec_load with Handoff's own ELF core header, then panics: 7.x reads /proc/vmcore",
