@@ -6,14 +6,14 @@ import HandoffCore
 /// kexec_load plan lives by: segments page-aligned, inside one RAM range,
 /// above the first MiB, clear of each other and of the excluded ranges; the
 /// kernel where its header allows; purgatory and boot_params below 4 GiB.
-/// A crash kernel's segments (`crash`) lie in the highest crash region
-/// instead, an ELF core header among them, wherever in it they are.
+/// A crash kernel's segments (`crash`) lie instead in the highest of the
+/// crash regions (overlapping entries joined), an ELF core header among them.
 public func checkPlan(
   _ plan: LoadPlan, image: BzImage, environment: X86BootEnvironment, crash: Bool = false
 ) {
   let map = environment.memoryMap
   let fourGiB: UInt64 = 0x1_0000_0000
-  let region = crash ? map.crashKernel.max { $0.start < $1.start } : nil
+  let region = crash ? map.crashKernelRAM.last : nil
   expect(!crash || region != nil, "a crash kernel planned with no region reserved")
   expect(plan.segments.count <= LoadPlan.segmentLimit, "too many segments")
   for (index, segment) in plan.segments.enumerated() {
