@@ -384,6 +384,11 @@ struct Scenario {
         firmware: .seabios, suites: [.bookworm, .sid], syscall: "auto",
         hop: .crash, kernelOptions: "crashkernel=384M"),
       Scenario(
+        name: "crash-efi-6.1-to-7.x",
+        summary: "the same under OVMF: the crash kernel gets the EFI state with its e820 table",
+        firmware: .ovmf, suites: [.bookworm, .sid], syscall: "auto",
+        hop: .crash, kernelOptions: "crashkernel=384M"),
+      Scenario(
         name: "crash-high-6g",
         summary: "a 6 GiB guest reserves crashkernel=384M,high: every segment of 7.x, the "
           + "purgatory's and boot_params too, goes above 4 GiB; 7.x reads /proc/vmcore",
