@@ -66,6 +66,19 @@ struct KexecStatusTests {
           lockdown: "none", kexecLoadDisabled: true))
   }
 
+  @Test("The files in /sys/kernel/kexec/ come first, their older names after")
+  func newerDirectoryFirst() {
+    let system = RecordingSystem()
+    system.setText("/sys/kernel/kexec/loaded", "1\n")
+    system.setText(SystemPaths.kexecLoaded, "0\n")
+    system.setText("/sys/kernel/kexec/crash_size", "134217728\n")
+    system.setText(SystemPaths.kexecCrashLoaded, "1\n")
+    let status = KexecStatus.read(from: system)
+    #expect(status.kernelLoaded == true)
+    #expect(status.crashRegionSize == 134_217_728)
+    #expect(status.crashKernelLoaded == true, "from the older name, the newer one being absent")
+  }
+
   @Test("A machine that says nothing gives a status of unknowns")
   func nothingKnown() {
     let system = RecordingSystem()

@@ -298,11 +298,14 @@ public final class RecordingSystem: SystemCalls {
     return descriptor
   }
 
-  /// Keeps /sys/kernel/kexec_loaded current after a load or an unload, as
-  /// the kernel does, when the table has that file at all.
+  /// Keeps /sys/kernel/kexec_loaded and /sys/kernel/kexec/loaded current
+  /// after a load or an unload, as the kernel does, when the table has
+  /// those files at all.
   private func showLoaded(_ loaded: Bool) {
-    guard case .file = files[SystemPaths.kexecLoaded] else { return }
-    setText(SystemPaths.kexecLoaded, loaded ? "1\n" : "0\n")
+    for path in [SystemPaths.kexecLoaded, SystemPaths.kexecDirectory + "loaded"] {
+      guard case .file = files[path] else { continue }
+      setText(path, loaded ? "1\n" : "0\n")
+    }
   }
 
   private func fileContents(_ path: String) -> [UInt8] {

@@ -3,11 +3,13 @@ import HandoffCore
 /// What the running kernel says about kexec: what is loaded, and what would
 /// stop a load. A field is nil when the kernel does not say.
 public struct KexecStatus: Equatable, Sendable {
-  /// /sys/kernel/kexec_loaded: a kernel is staged for `exec`.
+  /// /sys/kernel/kexec/loaded (or kexec_loaded): a kernel is staged for `exec`.
   public var kernelLoaded: Bool?
-  /// /sys/kernel/kexec_crash_loaded: a crash kernel waits for a panic.
+  /// /sys/kernel/kexec/crash_loaded (or kexec_crash_loaded): a crash
+  /// kernel waits for a panic.
   public var crashKernelLoaded: Bool?
-  /// /sys/kernel/kexec_crash_size: bytes reserved for a crash kernel.
+  /// /sys/kernel/kexec/crash_size (or kexec_crash_size): bytes reserved
+  /// for a crash kernel.
   public var crashRegionSize: UInt64?
   /// The active mode of /sys/kernel/security/lockdown: none, integrity or confidentiality.
   public var lockdown: String?
@@ -25,12 +27,20 @@ public struct KexecStatus: Equatable, Sendable {
     self.kexecLoadDisabled = kexecLoadDisabled
   }
 
-  /// Reads the status from /sys and /proc.
+  /// Reads the status from /sys and /proc: each kexec file from
+  /// /sys/kernel/kexec/, where kernels from 6.19 on keep them, else by its
+  /// older name in /sys/kernel, which those kernels keep too until its
+  /// removal.
   public static func read<System: SystemCalls>(from system: System) -> KexecStatus {
-    KexecStatus(
-      kernelLoaded: flag(system.readText(SystemPaths.kexecLoaded)),
-      crashKernelLoaded: flag(system.readText(SystemPaths.kexecCrashLoaded)),
-      crashRegionSize: system.readText(SystemPaths.kexecCrashSize).flatMap { UInt64($0) },
+    func kexecFile(_ name: String, else older: String) -> String? {
+      system.readText(SystemPaths.kexecDirectory + name) ?? system.readText(older)
+    }
+    return KexecStatus(
+      kernelLoaded: flag(kexecFile("loaded", else: SystemPaths.kexecLoaded)),
+      crashKernelLoaded: flag(kexecFile("crash_loaded", else: SystemPaths.kexecCrashLoaded)),
+      crashRegionSize: kexecFile("crash_size", else: SystemPaths.kexecCrashSize).flatMap {
+        UInt64($0)
+      },
       lockdown: system.readText(SystemPaths.lockdown).flatMap(activeLockdownMode),
       kexecLoadDisabled: flag(system.readText(SystemPaths.kexecLoadDisabled)))
   }
@@ -60,6 +70,10 @@ public struct KexecStatus: Equatable, Sendable {
 
 /// The files of /proc and /sys Handoff reads.
 public enum SystemPaths {
+  /// Where kernels from 6.19 on keep `loaded`, `crash_loaded` and
+  /// `crash_size`; the three files below are their older, deprecated
+  /// names, to be removed after 2028.
+  public static let kexecDirectory = "/sys/kernel/kexec/"
   public static let kexecLoaded = "/sys/kernel/kexec_loaded"
   public static let kexecCrashLoaded = "/sys/kernel/kexec_crash_loaded"
   public static let kexecCrashSize = "/sys/kernel/kexec_crash_size"
