@@ -1,30 +1,5 @@
 import HandoffCore
 
-/// What to load: a kernel, its initrds in order, and its command line.
-public struct LoadRequest: Equatable, Sendable {
-  public var kernelPath: String
-  /// Concatenated in this order into one initramfs; empty for none.
-  public var initrdPaths: [String]
-  public var commandLine: CommandLineChoice
-  /// The DTB an arm64 kernel's starts from instead of the running kernel's
-  /// /sys/firmware/fdt; nil for that one.
-  public var deviceTreePath: String?
-  /// A crash kernel: booted when the running kernel panics, from the
-  /// memory crashkernel= reserved, to save its memory as /proc/vmcore.
-  public var crash: Bool
-
-  public init(
-    kernelPath: String, initrdPaths: [String] = [], commandLine: CommandLineChoice,
-    deviceTreePath: String? = nil, crash: Bool = false
-  ) {
-    self.kernelPath = kernelPath
-    self.initrdPaths = initrdPaths
-    self.commandLine = commandLine
-    self.deviceTreePath = deviceTreePath
-    self.crash = crash
-  }
-}
-
 /// Loads a kernel through `kexec_file_load(2)`: the running kernel reads the
 /// files, places the segments and brings its own purgatory.
 public struct FileLoader<System: SystemCalls> {
@@ -79,8 +54,8 @@ public struct FileLoader<System: SystemCalls> {
         + ", \(image.kernelVersion ?? "no version string")")
 
     // the command line: resolved against the running kernel's, and it must fit
-    let running = system.readText(SystemPaths.commandLine) ?? ""
-    let commandLine = request.commandLine.resolve(running: running, carried: kernel.commandLine)
+    let commandLine = request.resolvedCommandLine(
+      running: system.readText(SystemPaths.commandLine) ?? "", carried: kernel.commandLine)
     try kernel.setupHeader?.requireFits(commandLine: commandLine)
     debug("cmdline: \"\(commandLine)\" (\(commandLine.utf8.count) bytes)")
     if let header = kernel.setupHeader, !request.crash { try requireRoom(for: header) }

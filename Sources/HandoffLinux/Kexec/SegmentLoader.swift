@@ -63,7 +63,7 @@ public struct SegmentLoader<System: SystemCalls> {
     switch image.architecture {
     case .arm64, .riscv64:
       let kernel = try image.deviceTreeKernel(fileBytes: kernelBytes)
-      let commandLine = request.commandLine.resolve(
+      let commandLine = request.resolvedCommandLine(
         running: runningCommandLine, carried: kernel.commandLine)
       let initrd = try readInitrds(request.initrdPaths) ?? kernel.initrd
       let environment = try reader.deviceTreeEnvironment(
@@ -77,7 +77,7 @@ public struct SegmentLoader<System: SystemCalls> {
       ).plan()
     case .x86_64 where image.isELF:
       guard case .elf(let elf) = image else { preconditionFailure("an ELF image that is not") }
-      let commandLine = request.commandLine.resolve(running: runningCommandLine)
+      let commandLine = request.resolvedCommandLine(running: runningCommandLine)
       let initrd = try readInitrds(request.initrdPaths)
       let environment = try reader.x86Environment(memoryMapFile: memoryMapFile)
       plan = try X86LoadPlanner(
@@ -89,7 +89,7 @@ public struct SegmentLoader<System: SystemCalls> {
     case .x86, .x86_64:
       let kernel = try image.x86Kernel(fileBytes: kernelBytes)
       try kernel.image.requireBootable64()
-      let commandLine = request.commandLine.resolve(
+      let commandLine = request.resolvedCommandLine(
         running: runningCommandLine, carried: kernel.commandLine)
       try kernel.image.requireFits(commandLine: commandLine)
       let initrd = try readInitrds(request.initrdPaths) ?? kernel.initrd
