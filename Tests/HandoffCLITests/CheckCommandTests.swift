@@ -25,8 +25,9 @@ struct CheckCommandTests {
       --cmdline <text>        The new kernel's command line, exactly.
       --append <text>         Text added to the running kernel's command line.
       --reuse-cmdline         Give the new kernel the running kernel's command line.
-      --dtb <file>            arm64: the device tree the new kernel's starts from,
-                              instead of the running kernel's /sys/firmware/fdt.
+      --dtb <file>            arm64 and riscv64: the device tree the new kernel's
+                              starts from, instead of the running kernel's
+                              /sys/firmware/fdt.
       --json                  Print one JSON object instead of text.
       --debug                 Print what is being done, step by step, to standard
                               error.

@@ -46,8 +46,9 @@ struct HelpTextTests {
       --cmdline <text>        The new kernel's command line, exactly.
       --append <text>         Text added to the running kernel's command line.
       --reuse-cmdline         Give the new kernel the running kernel's command line.
-      --dtb <file>            arm64: the device tree the new kernel's starts from,
-                              instead of the running kernel's /sys/firmware/fdt.
+      --dtb <file>            arm64 and riscv64: the device tree the new kernel's
+                              starts from, instead of the running kernel's
+                              /sys/firmware/fdt.
       --crash                 Load the kernel to boot when this one panics (a crash
                               kernel), into the memory crashkernel= reserved, with
                               an ELF core header the crash kernel reads /proc/vmcore

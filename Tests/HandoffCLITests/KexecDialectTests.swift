@@ -22,6 +22,10 @@ struct KexecDialectTests {
         "-l", "-s", "-x", "/boot/vmlinuz", "--initrd=/boot/initrd.img",
         "--append=console=ttyS0 quiet",
       ],
+      [
+        "-s", "-l", "--type=bzImage64", "/boot/vmlinuz", "--initrd=/boot/initrd.img",
+        "--append=console=ttyS0 quiet",
+      ],
     ])
   func load(arguments: [String]) throws {
     let system = machine()
@@ -39,6 +43,16 @@ struct KexecDialectTests {
     #expect(system.calls(named: "sync") == [])
     #expect(system.calls(named: "reboot") == [])
     #expect(system.openDescriptors == [])
+  }
+
+  @Test("kexec --dtb with an x86 kernel is a usage error, before any kexec call")
+  func deviceTreeForX86() {
+    let system = machine()
+    let run = CommandRun(
+      ["kexec", "-c", "-l", "--dtb=/root/board.dtb", "/boot/vmlinuz"], on: system)
+    #expect(run.status == 64, "a usage error")
+    #expect(run.error.contains("--dtb /root/board.dtb is for arm64 and riscv64 kernels"))
+    #expect(system.kexecCalls == [])
   }
 
   @Test("--reuse-cmdline starts from the running command line and appends --append")

@@ -36,8 +36,9 @@ struct PlanCommandTests {
       --cmdline <text>        The new kernel's command line, exactly.
       --append <text>         Text added to the running kernel's command line.
       --reuse-cmdline         Give the new kernel the running kernel's command line.
-      --dtb <file>            arm64: the device tree the new kernel's starts from,
-                              instead of the running kernel's /sys/firmware/fdt.
+      --dtb <file>            arm64 and riscv64: the device tree the new kernel's
+                              starts from, instead of the running kernel's
+                              /sys/firmware/fdt.
       --no-verify             Do not check the segments' digests in the purgatory
                               before the jump.
       --crash                 Plan a crash kernel: its segments in the memory

@@ -18,6 +18,13 @@ enum KexecDialect {
       ["--append", "--command-line"], value: "text",
       help: "The new kernel's command line (added to the running one with --reuse-cmdline)."),
     OptionSpec(["--reuse-cmdline"], help: "Start from the running kernel's command line."),
+    OptionSpec(
+      ["--dtb"], value: "file",
+      help: "arm64 and riscv64: the device tree the new kernel's starts from, instead of "
+        + "/sys/firmware/fdt."),
+    OptionSpec(
+      ["-t", "--type"], value: "type",
+      help: "Accepted; Handoff tells the image's format from its contents."),
     OptionSpec(["-s", "--kexec-file-syscall"], help: "Load through kexec_file_load."),
     OptionSpec(["-c", "--kexec-syscall"], help: "Load through kexec_load."),
     OptionSpec(
@@ -77,7 +84,7 @@ enum KexecDialect {
           scanned.has("--reuse-cmdline") ? .append(text ?? "") : .replace(text ?? "")
         let request = LoadRequest(
           kernelPath: kernel, initrdPaths: scanned.values("--initrd"), commandLine: commandLine,
-          crash: crash)
+          deviceTreePath: scanned.value("--dtb"), crash: crash)
         let syscall: SyscallChoice =
           scanned.has("-s") ? .kexecFileLoad : scanned.has("-c") ? .kexecLoad : .auto
         try LoadCommand.load(

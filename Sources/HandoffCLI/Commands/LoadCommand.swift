@@ -15,8 +15,8 @@ enum LoadCommand {
     OptionSpec(["--reuse-cmdline"], help: "Give the new kernel the running kernel's command line."),
     OptionSpec(
       ["--dtb"], value: "file",
-      help: "arm64: the device tree the new kernel's starts from, instead of the running "
-        + "kernel's /sys/firmware/fdt."),
+      help: "arm64 and riscv64: the device tree the new kernel's starts from, instead of "
+        + "the running kernel's /sys/firmware/fdt."),
   ]
 
   /// The options that shape Handoff's own purgatory, shared with `handoff plan`.

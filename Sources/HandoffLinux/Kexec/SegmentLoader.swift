@@ -57,6 +57,11 @@ public struct SegmentLoader<System: SystemCalls> {
     let kernelBytes = try system.readFile(request.kernelPath)
     let image = try KernelImage.read(path: request.kernelPath, bytes: kernelBytes)
     if forThisMachine { try image.requireRunningArchitecture() }
+    if let deviceTree = request.deviceTreePath, !image.architecture.isDeviceTree {
+      throw .usage(
+        "--dtb \(deviceTree) is for arm64 and riscv64 kernels; Handoff gives an x86 kernel "
+          + "no device tree")
+    }
     let runningCommandLine = system.readText(SystemPaths.commandLine) ?? ""
     let reader = MachineReader(system: system, debug: debug)
     let plan: LoadPlan
