@@ -408,7 +408,8 @@ struct Scenario {
       Scenario(
         name: "arm64-crash-high-6g",
         summary: "arm64: 6.12 in a 6 GiB guest reserves crashkernel=384M,high, a main region "
-          + "above 4 GiB and a low one below, and loads 6.1 in the main one: 6.1 reads /proc/vmcore",
+          + "above 4 GiB and a low one below, and loads 6.1 in the main one: 6.1 reads "
+          + "/proc/vmcore",
         architecture: .aarch64, firmware: .direct, suites: [.trixie, .bookworm],
         syscall: "auto", memoryMiB: 6144, hop: .crash, kernelOptions: "crashkernel=384M,high"),
       Scenario(

@@ -27,16 +27,9 @@ public struct LoadRequest: Equatable, Sendable {
 
 extension LoadRequest {
   /// The next kernel's command line, from the running kernel's
-  /// (/proc/cmdline) and the one the image carries, if any. A crash
-  /// kernel's leaves out the running one's `crashkernel=` words, which
-  /// would have it reserve memory again, as kexec-tools does.
+  /// (/proc/cmdline) and the one the image carries, if any; a crash
+  /// kernel's without the running one's `crashkernel=` words.
   public func resolvedCommandLine(running: String, carried: String? = nil) -> String {
-    guard crash else { return commandLine.resolve(running: running, carried: carried) }
-    let words = running.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" })
-    var kept = ""
-    for word in words where !word.hasPrefix("crashkernel=") {
-      kept += kept.isEmpty ? String(word) : " " + word
-    }
-    return commandLine.resolve(running: kept, carried: carried)
+    commandLine.resolve(running: running, carried: carried, crashKernel: crash)
   }
 }
